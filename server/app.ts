@@ -1,0 +1,67 @@
+// build(config) wires every service and never listens by itself; listen() starts the configured servers (tests call both).
+import type { Config } from './config/schema.js';
+import { openDatabase } from './db/connect.js';
+import { createResolver } from './dns/resolver.js';
+import { createLogger, type Logger } from './log/logger.js';
+import type { Services } from './services.js';
+import { createMxServer, type MxServer } from './smtp/mx.js';
+import { BlobStore } from './store/blobs.js';
+import { MailboxNotifier } from './store/notifier.js';
+import { loadTlsMaterial } from './tls/certificates.js';
+
+export interface Listening {
+  /** bound ports by service name; absent when the service is disabled (port -1) */
+  smtp?: number;
+}
+
+export interface App {
+  services: Services;
+  listen(): Promise<Listening>;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+}
+
+export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
+  const log = options.logger ?? createLogger(config.log.level);
+  const database = await openDatabase(config.dataDir);
+  const blobs = new BlobStore(config.dataDir);
+  await blobs.init();
+  const orphans = await blobs.sweepOrphans(database.db);
+  if (orphans) log.warn({ orphans }, 'removed blob files no message referenced (left by an interrupted delivery)');
+  const tls = await loadTlsMaterial({ ...config.tls, dataDir: config.dataDir, hostname: config.hostname }, log);
+  const services: Services = {
+    config,
+    log,
+    database,
+    db: database.db,
+    blobs,
+    resolver: createResolver({ servers: config.dns.servers, timeout: config.dns.timeout }),
+    notifier: new MailboxNotifier(),
+    tls,
+    accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota }
+  };
+
+  let mx: MxServer | undefined;
+  let closed = false;
+
+  return {
+    services,
+    async listen() {
+      const listening: Listening = {};
+      if (config.smtp.port >= 0) {
+        mx = createMxServer(services);
+        listening.smtp = await mx.listen(config.smtp.port, config.bind);
+      }
+      return listening;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await mx?.close();
+      await database.close();
+    }
+  };
+}

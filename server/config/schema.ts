@@ -1,0 +1,92 @@
+// The configuration schema: one list gives validation, defaults, environment variable names and the documented example.
+import os from 'node:os';
+
+export type SettingType = 'string' | 'integer' | 'boolean' | 'hostPortList' | 'enum';
+
+export interface Setting {
+  /** dotted key as written in the config file, e.g. `smtp.port` */
+  key: string;
+  type: SettingType;
+  default: unknown;
+  description: string;
+  /** inclusive bounds for integers */
+  min?: number;
+  max?: number;
+  /** allowed values for enums */
+  values?: readonly string[];
+}
+
+/** Environment variable for a key: `smtp.maxMessageSize` -> `POSTFACH_SMTP_MAX_MESSAGE_SIZE`. */
+export function envName(key: string): string {
+  return 'POSTFACH_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}
+
+const port = (key: string, def: number, what: string): Setting => ({
+  key,
+  type: 'integer',
+  default: def,
+  min: -1,
+  max: 65535,
+  description: `${what} (0 = any free port, -1 = disabled)`
+});
+
+export const settings: readonly Setting[] = [
+  { key: 'hostname', type: 'string', default: os.hostname(), description: 'Host name this server announces in SMTP greetings, Received headers and DNS suggestions' },
+  { key: 'dataDir', type: 'string', default: './data', description: 'Folder for the SQLite database, message blobs, spool and generated TLS certificate' },
+  { key: 'bind', type: 'string', default: '0.0.0.0', description: 'Address every listener binds to' },
+  { key: 'log.level', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
+
+  port('smtp.port', 2525, 'MX port for inbound mail (25 in production)'),
+  { key: 'smtp.maxMessageSize', type: 'integer', default: 25 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'Largest accepted message in bytes, advertised with SIZE (RFC 1870)' },
+  { key: 'smtp.maxRecipients', type: 'integer', default: 100, min: 1, max: 10000, description: 'Recipients per message; RFC 5321 §4.5.3.1.8 requires at least 100' },
+  { key: 'smtp.maxLineLength', type: 'integer', default: 998, min: 998, max: 1024 * 1024, description: 'Longest message line in octets without CRLF (RFC 5321 §4.5.3.1.6 sets 998)' },
+  { key: 'smtp.maxConnections', type: 'integer', default: 500, min: 1, max: 100000, description: 'Concurrent MX connections in all' },
+  { key: 'smtp.maxConnectionsPerIp', type: 'integer', default: 20, min: 1, max: 100000, description: 'Concurrent MX connections from one client address' },
+  { key: 'smtp.socketTimeout', type: 'integer', default: 300, min: 5, max: 3600, description: 'Seconds of client silence before the MX drops the connection (RFC 5321 §4.5.3.2.7 suggests 5 minutes)' },
+
+  port('submission.port', 1587, 'Submission port with STARTTLS (587 in production)'),
+  port('submissions.port', 1465, 'Submission port with implicit TLS (465 in production)'),
+  port('imap.port', 1143, 'IMAP port with STARTTLS (143 in production)'),
+  port('imaps.port', 1993, 'IMAP port with implicit TLS (993 in production)'),
+  port('pop3.port', 1110, 'POP3 port with STLS (110 in production)'),
+  port('pop3s.port', 1995, 'POP3 port with implicit TLS (995 in production)'),
+  port('http.port', 8080, 'Admin API and UI port'),
+
+  { key: 'tls.cert', type: 'string', default: '', description: 'PEM certificate chain file; empty = a self-signed certificate generated in the data folder at first start' },
+  { key: 'tls.key', type: 'string', default: '', description: 'PEM private key file belonging to tls.cert' },
+
+  { key: 'dns.servers', type: 'hostPortList', default: [], description: 'DNS servers as host:port list (comma separated in the environment); empty = the system resolvers' },
+  { key: 'dns.timeout', type: 'integer', default: 5000, min: 100, max: 60000, description: 'Milliseconds one DNS query may take' },
+
+  { key: 'accounts.defaultQuota', type: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: 'Quota in bytes for new accounts (0 = unlimited)' },
+  { key: 'accounts.passwordMinLength', type: 'integer', default: 10, min: 8, max: 128, description: 'Shortest allowed account password' }
+];
+
+export const settingsByKey: ReadonlyMap<string, Setting> = new Map(settings.map((s) => [s.key, s]));
+
+/** The typed configuration object every service receives. */
+export interface Config {
+  hostname: string;
+  dataDir: string;
+  bind: string;
+  log: { level: string };
+  smtp: {
+    port: number;
+    maxMessageSize: number;
+    maxRecipients: number;
+    maxLineLength: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    socketTimeout: number;
+  };
+  submission: { port: number };
+  submissions: { port: number };
+  imap: { port: number };
+  imaps: { port: number };
+  pop3: { port: number };
+  pop3s: { port: number };
+  http: { port: number };
+  tls: { cert: string; key: string };
+  dns: { servers: string[]; timeout: number };
+  accounts: { defaultQuota: number; passwordMinLength: number };
+}

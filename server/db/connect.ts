@@ -1,0 +1,40 @@
+// Opens the database (SQLite by default: WAL, synchronous=FULL so a commit is durable) and runs migrations.
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './schema.js';
+import * as initial from './migrations/20261122T0001_initial.js';
+
+/** Migrations in order; names are frozen once released. */
+const migrations: Record<string, Migration> = {
+  '20261122T0001_initial': initial
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  /** the raw SQLite connection, for online backup and pragmas */
+  sqlite: SQLite.Database;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const sqlite = new SQLite(path.join(dataDir, 'postfach.sqlite'));
+  sqlite.pragma('journal_mode = WAL');
+  // RFC 5321 §6.1: once we say 250 the message is ours; FULL syncs the WAL at every commit.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 10000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
+  }
+  return { db, sqlite, close: () => db.destroy() };
+}

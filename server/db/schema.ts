@@ -1,0 +1,155 @@
+// The one kysely Database interface: every table Postfach keeps (STYLE.md §3).
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface DomainTable {
+  id: Generated<number>;
+  /** ASCII (punycode) form, lower-case */
+  name: string;
+  active: number;
+  /** address (local part@this domain) that receives mail matching nothing else, or null */
+  catchall_target: string | null;
+  dkim_selector: string;
+  dkim_private_key: string;
+  dkim_public_key: string;
+  verification_token: string;
+  created_at: number;
+}
+
+export interface AccountTable {
+  id: Generated<number>;
+  domain_id: number;
+  local_part: string;
+  /** full address, lower-case, domain in ASCII form */
+  address: string;
+  display_name: string;
+  password_hash: string;
+  active: number;
+  /** bytes; 0 = unlimited */
+  quota: number;
+  used_bytes: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AliasTable {
+  id: Generated<number>;
+  domain_id: number;
+  address: string;
+  account_id: number;
+  created_at: number;
+}
+
+export interface ForwardTable {
+  id: Generated<number>;
+  domain_id: number;
+  /** the hosted address whose mail is forwarded */
+  source: string;
+  /** keep a copy in the source's own mailbox when the source is an account */
+  keep_copy: number;
+  created_at: number;
+}
+
+export interface ForwardDestinationTable {
+  forward_id: number;
+  destination: string;
+}
+
+export interface MailboxTable {
+  id: Generated<number>;
+  account_id: number;
+  /** full hierarchical name with '/' separator; INBOX is always "INBOX" */
+  name: string;
+  special_use: string | null;
+  uidvalidity: number;
+  uidnext: number;
+  highestmodseq: number;
+  subscribed: number;
+  created_at: number;
+}
+
+export interface MessageTable {
+  id: Generated<number>;
+  mailbox_id: number;
+  uid: number;
+  modseq: number;
+  /** space-separated IMAP flags */
+  flags: string;
+  internal_date: number;
+  size: number;
+  blob_id: string;
+  envelope: string;
+  bodystructure: string;
+  subject: string;
+  from_addr: string;
+  to_addr: string;
+  cc_addr: string;
+  bcc_addr: string;
+  message_id: string;
+  sent_date: number | null;
+}
+
+export interface ExpungeTable {
+  mailbox_id: number;
+  uid: number;
+  modseq: number;
+}
+
+export interface BlobTable {
+  /** sha256 hex of the stored bytes */
+  id: string;
+  size: number;
+  refcount: number;
+  created_at: number;
+}
+
+export interface OutboundTable {
+  id: Generated<number>;
+  /** envelope sender ('' for bounces) */
+  sender: string;
+  recipient: string;
+  blob_id: string;
+  /** why it is queued: 'forward' | 'submission' | 'dsn' */
+  origin: string;
+  /** the hosted address that caused a forward, for SRS */
+  forwarded_for: string | null;
+  attempts: number;
+  next_attempt: number;
+  last_error: string | null;
+  created_at: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string;
+  ip: string | null;
+}
+
+export interface Database {
+  domains: DomainTable;
+  accounts: AccountTable;
+  aliases: AliasTable;
+  forwards: ForwardTable;
+  forward_destinations: ForwardDestinationTable;
+  mailboxes: MailboxTable;
+  messages: MessageTable;
+  expunges: ExpungeTable;
+  blobs: BlobTable;
+  outbound: OutboundTable;
+  audit_log: AuditTable;
+}
+
+export type Domain = Selectable<DomainTable>;
+export type Account = Selectable<AccountTable>;
+export type NewAccount = Insertable<AccountTable>;
+export type AccountUpdate = Updateable<AccountTable>;
+export type Mailbox = Selectable<MailboxTable>;
+export type Message = Selectable<MessageTable>;
+export type Alias = Selectable<AliasTable>;
+export type Forward = Selectable<ForwardTable>;
+export type OutboundEntry = Selectable<OutboundTable>;
+export type AuditEntry = Selectable<AuditTable>;
+export type Timestamp = ColumnType<number, number, number>;

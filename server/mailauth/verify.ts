@@ -1,0 +1,58 @@
+// Inbound verification with mailauth: SPF, DKIM, DMARC and ARC through Postfach's resolver; yields the
+// Authentication-Results header (RFC 8601) and the DMARC disposition the MX acts on.
+import type { Readable } from 'node:stream';
+import { authenticate } from 'mailauth';
+import type { DnsResolver } from '../dns/resolver.js';
+
+export interface VerificationInput {
+  message: Buffer | Readable;
+  ip: string;
+  helo: string;
+  /** MAIL FROM, '' for the null sender */
+  sender: string;
+  /** this server's host name, the authserv-id */
+  mta: string;
+}
+
+export interface Verification {
+  /** complete header lines (each ending in CRLF) to prepend: Authentication-Results and Received-SPF */
+  headers: string;
+  spf: string;
+  dkim: string;
+  dmarc: string;
+  arc: string;
+  /** what the sender's DMARC policy asks for this failing message */
+  disposition: 'none' | 'quarantine' | 'reject';
+  /** human-readable reason for a reject/quarantine */
+  reason: string;
+}
+
+export async function verifyMessage(resolver: DnsResolver, input: VerificationInput): Promise<Verification> {
+  const result: any = await authenticate(input.message, {
+    ip: input.ip,
+    helo: input.helo,
+    sender: input.sender || undefined,
+    mta: input.mta,
+    resolver: resolver.resolve,
+    disableBimi: true
+  });
+  const dmarc = result.dmarc || {};
+  const dmarcResult: string = dmarc.status?.result ?? 'none';
+  let disposition: Verification['disposition'] = 'none';
+  if (dmarcResult === 'fail') {
+    // RFC 7489 §6.6.4: the policy applies unless a trusted ARC chain says otherwise (§ 7.2.3 local policy)
+    const policy = String(dmarc.policy ?? 'none').toLowerCase();
+    const arcPass = result.arc?.status?.result === 'pass';
+    if (!arcPass && (policy === 'reject' || policy === 'quarantine')) disposition = policy;
+  }
+  const dkimResults: string[] = (result.dkim?.results ?? []).map((r: any) => r.status?.result ?? 'none');
+  return {
+    headers: result.headers as string,
+    spf: result.spf?.status?.result ?? 'none',
+    dkim: dkimResults.includes('pass') ? 'pass' : (dkimResults[0] ?? 'none'),
+    dmarc: dmarcResult,
+    arc: result.arc?.status?.result ?? 'none',
+    disposition,
+    reason: disposition === 'none' ? '' : `DMARC policy of ${dmarc.domain ?? 'the sender domain'} (p=${dmarc.policy}) failed`
+  };
+}

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+// The `postfach` command: `serve`, `admin …` (domains, accounts, aliases, forwards, catch-all) and `config …`.
+import os from 'node:os';
+import readline from 'node:readline';
+import { build } from './app.js';
+import { ConfigError, configReference, exampleConfig, loadConfig } from './config/load.js';
+import { openDatabase } from './db/connect.js';
+import { displayAddress, unicodeDomain } from './directory/address.js';
+import { addAccount, listAccounts, removeAccount, setActive, setPassword } from './directory/accounts.js';
+import type { Actor } from './directory/audit.js';
+import { addDomain, clearCatchAll, listDomains, removeDomain, setCatchAll } from './directory/domains.js';
+import { DirectoryError } from './directory/errors.js';
+import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
+import { BlobStore } from './store/blobs.js';
+
+class UsageError extends Error {}
+
+const USAGE = `Usage: postfach <command>
+
+  serve                                   start every configured server
+  admin domain add|list|remove <domain>
+  admin account add <address> [--name "Display Name"] [--quota BYTES] [--inactive] [--password-stdin]
+  admin account list [--domain DOMAIN]
+  admin account remove <address> [--yes]
+  admin account passwd <address> [--password-stdin]
+  admin account activate|deactivate <address>
+  admin alias add <alias> <account> | list [account] | remove <alias>
+  admin forward add <source> <destination> [--keep-copy] | list [source] | remove <source> [destination]
+  admin catchall set <domain> <address> | clear <domain>
+  config example | reference             print the example config file or the settings reference
+
+Admin commands take --json for machine-readable output. Passwords are read from standard input
+(--password-stdin, first line) or asked for twice on a terminal; never pass them as arguments.
+Configuration: POSTFACH_CONFIG names a JSON file; every setting also has a POSTFACH_* variable
+(see config/README.md).`;
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+const VALUE_FLAGS = new Set(['--name', '--quota', '--domain']);
+
+function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) flags.set(arg.slice(0, eq), arg.slice(eq + 1));
+      else if (VALUE_FLAGS.has(arg)) {
+        if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
+        flags.set(arg, argv[++i]);
+      } else flags.set(arg, true);
+    } else positional.push(arg);
+  }
+  if (flags.has('--password')) throw new UsageError('passwords are never taken as arguments: use --password-stdin');
+  return { positional, flags };
+}
+
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if ((chunk as Buffer).includes(0x0a)) break;
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const nl = text.indexOf('\n');
+  return (nl >= 0 ? text.slice(0, nl) : text).replace(/\r$/, '');
+}
+
+async function promptHidden(question: string): Promise<string> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const output = rl as unknown as { _writeToOutput(s: string): void };
+  let prompting = true;
+  output._writeToOutput = (s: string) => {
+    if (prompting) process.stderr.write(s.includes(question) ? question : '');
+  };
+  try {
+    return await new Promise<string>((resolve) => rl.question(question, resolve));
+  } finally {
+    prompting = false;
+    process.stderr.write('\n');
+    rl.close();
+  }
+}
+
+async function readPassword(parsed: Parsed): Promise<string> {
+  if (parsed.flags.has('--password-stdin') || !process.stdin.isTTY) {
+    const line = await readStdinLine();
+    if (!line) throw new UsageError('no password on standard input');
+    return line;
+  }
+  const first = await promptHidden('Password: ');
+  const second = await promptHidden('Repeat password: ');
+  if (first !== second) throw new UsageError('the two passwords differ');
+  return first;
+}
+
+async function confirm(question: string, expected: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    return answer.trim().toLowerCase() === expected.toLowerCase();
+  } finally {
+    rl.close();
+  }
+}
+
+function print(parsed: Parsed, rows: Array<Record<string, unknown>>, columns: string[]): void {
+  if (parsed.flags.has('--json')) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
+  for (const row of rows) process.stdout.write(columns.map((c) => String(row[c] ?? '')).join('\t') + '\n');
+}
+
+function need(parsed: Parsed, index: number, what: string): string {
+  const value = parsed.positional[index];
+  if (!value) throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+async function admin(parsed: Parsed): Promise<void> {
+  const config = loadConfig();
+  const { db, close } = await openDatabase(config.dataDir);
+  const actor: Actor = { name: `cli:${os.userInfo().username}` };
+  const accounts = { db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota };
+  const [area, verb] = parsed.positional;
+  const arg = (i: number, what: string) => need(parsed, i + 2, what);
+  const done = (msg: string) => process.stdout.write(msg + '\n');
+  try {
+    switch (`${area} ${verb}`) {
+      case 'domain add': {
+        const d = await addDomain(db, actor, arg(0, 'domain'));
+        if (parsed.flags.has('--json')) print(parsed, [{ name: d.name, display: unicodeDomain(d.name), dkimSelector: d.dkim_selector }], []);
+        else done(`domain ${unicodeDomain(d.name)} added (DKIM selector ${d.dkim_selector})`);
+        break;
+      }
+      case 'domain list':
+        print(parsed, (await listDomains(db)).map((d) => ({ name: d.name, display: unicodeDomain(d.name), active: d.active === 1, catchall: d.catchall_target ?? '' })), ['display', 'catchall']);
+        break;
+      case 'domain remove':
+        await removeDomain(db, actor, arg(0, 'domain'));
+        done(`domain ${arg(0, 'domain')} removed`);
+        break;
+      case 'account add': {
+        const address = arg(0, 'address');
+        const quota = parsed.flags.get('--quota');
+        if (quota !== undefined && (quota === true || !/^\d+$/.test(quota))) throw new UsageError('--quota takes a number of bytes');
+        const account = await addAccount(accounts, actor, {
+          address,
+          password: await readPassword(parsed),
+          displayName: typeof parsed.flags.get('--name') === 'string' ? (parsed.flags.get('--name') as string) : '',
+          active: !parsed.flags.has('--inactive'),
+          quota: quota === undefined ? undefined : Number(quota)
+        });
+        done(`account ${displayAddress(account.address)} added${account.active ? '' : ' (inactive)'}`);
+        break;
+      }
+      case 'account list': {
+        const domain = parsed.flags.get('--domain');
+        const rows = await listAccounts(db, typeof domain === 'string' ? domain.toLowerCase() : undefined);
+        print(
+          parsed,
+          rows.map((a) => ({ address: displayAddress(a.address), displayName: a.display_name, active: a.active === 1, usedBytes: a.used_bytes, quota: a.quota, status: a.active ? 'active' : 'inactive' })),
+          ['address', 'status', 'usedBytes', 'quota', 'displayName']
+        );
+        break;
+      }
+      case 'account remove': {
+        const address = arg(0, 'address');
+        if (!parsed.flags.has('--yes') && !(await confirm(`Delete ${address} and ALL its mail? Type the address to confirm: `, address))) {
+          throw new UsageError('not confirmed: pass --yes to delete the account and all its mail');
+        }
+        const freed = await removeAccount(db, actor, address);
+        await new BlobStore(config.dataDir).unlinkUnreferenced(db, freed);
+        done(`account ${address} and all its mail removed`);
+        break;
+      }
+      case 'account passwd':
+        await setPassword(accounts, actor, arg(0, 'address'), await readPassword(parsed));
+        done(`password of ${arg(0, 'address')} changed`);
+        break;
+      case 'account activate':
+      case 'account deactivate':
+        await setActive(db, actor, arg(0, 'address'), verb === 'activate');
+        done(`account ${arg(0, 'address')} ${verb}d`);
+        break;
+      case 'alias add':
+        await addAlias(db, actor, arg(0, 'alias'), arg(1, 'account'));
+        done(`alias ${arg(0, 'alias')} -> ${arg(1, 'account')} added`);
+        break;
+      case 'alias list':
+        print(parsed, (await listAliases(db, parsed.positional[2])).map((a) => ({ address: displayAddress(a.address), account: displayAddress(a.account) })), ['address', 'account']);
+        break;
+      case 'alias remove':
+        await removeAlias(db, actor, arg(0, 'alias'));
+        done(`alias ${arg(0, 'alias')} removed`);
+        break;
+      case 'forward add':
+        await addForward(db, actor, arg(0, 'source'), arg(1, 'destination'), parsed.flags.has('--keep-copy'));
+        done(`forward ${arg(0, 'source')} -> ${arg(1, 'destination')} added${parsed.flags.has('--keep-copy') ? ' (keeping a copy)' : ''}`);
+        break;
+      case 'forward list':
+        print(
+          parsed,
+          (await listForwards(db, parsed.positional[2])).map((f) => ({ source: displayAddress(f.source), destinations: f.destinations, keepCopy: f.keepCopy, list: f.destinations.join(','), copy: f.keepCopy ? 'keep-copy' : 'no-copy' })),
+          ['source', 'list', 'copy']
+        );
+        break;
+      case 'forward remove':
+        await removeForward(db, actor, arg(0, 'source'), parsed.positional[3]);
+        done(`forward ${arg(0, 'source')}${parsed.positional[3] ? ' -> ' + parsed.positional[3] : ''} removed`);
+        break;
+      case 'catchall set':
+        await setCatchAll(db, actor, arg(0, 'domain'), arg(1, 'address'));
+        done(`catch-all of ${arg(0, 'domain')} -> ${arg(1, 'address')}`);
+        break;
+      case 'catchall clear':
+        await clearCatchAll(db, actor, arg(0, 'domain'));
+        done(`catch-all of ${arg(0, 'domain')} cleared`);
+        break;
+      default:
+        throw new UsageError(`unknown admin command "${parsed.positional.join(' ')}"`);
+    }
+  } finally {
+    await close();
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const app = await build(config);
+  const log = app.services.log;
+  const listening = await app.listen();
+  const host = config.bind === '0.0.0.0' || config.bind === '::' ? config.hostname : config.bind;
+  const lines = [`Postfach is running (data in ${config.dataDir}, host name ${config.hostname})`];
+  if (listening.smtp !== undefined) lines.push(`  SMTP (MX)      ${host}:${listening.smtp}`);
+  lines.push('  Manage domains and accounts with: postfach admin --help');
+  process.stdout.write(lines.join('\n') + '\n');
+  log.info({ listening }, 'listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const parsed = parseArgs(argv);
+    const [command, ...rest] = parsed.positional;
+    if (!command || command === 'help' || parsed.flags.has('--help')) {
+      process.stdout.write(USAGE + '\n');
+      return command || parsed.flags.has('--help') ? 0 : 2;
+    }
+    if (command === 'serve') {
+      await serve();
+      return -1; // keep running
+    }
+    if (command === 'admin') {
+      await admin({ positional: rest, flags: parsed.flags });
+      return 0;
+    }
+    if (command === 'config' && rest[0] === 'example') {
+      process.stdout.write(exampleConfig());
+      return 0;
+    }
+    if (command === 'config' && rest[0] === 'reference') {
+      process.stdout.write(configReference());
+      return 0;
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`postfach: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof DirectoryError) {
+      process.stderr.write(`postfach: ${err.field}: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`postfach: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`postfach: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exitCode = code;

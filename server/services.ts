@@ -1,0 +1,23 @@
+// The service container build() wires and every protocol server receives.
+import type { Kysely } from 'kysely';
+import type { Config } from './config/schema.js';
+import type { DatabaseHandle } from './db/connect.js';
+import type { Database } from './db/schema.js';
+import type { DnsResolver } from './dns/resolver.js';
+import type { Logger } from './log/logger.js';
+import type { BlobStore } from './store/blobs.js';
+import type { MailboxNotifier } from './store/notifier.js';
+import type { TlsMaterial } from './tls/certificates.js';
+import type { AccountContext } from './directory/accounts.js';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  database: DatabaseHandle;
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  resolver: DnsResolver;
+  notifier: MailboxNotifier;
+  tls: TlsMaterial;
+  accounts: AccountContext;
+}

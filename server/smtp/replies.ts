@@ -1,0 +1,49 @@
+// The one table of SMTP replies Postfach sends (STYLE.md §5): code, enhanced status code (RFC 3463), text.
+export interface SmtpReply {
+  code: number;
+  enhanced: string;
+  text: string;
+}
+
+const r = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
+
+export const REPLIES = {
+  // RCPT (RFC 5321 §4.2.2, RFC 3463)
+  unknownRecipient: r(550, '5.1.1', 'Recipient address rejected: no such mailbox here'),
+  mailboxDisabled: r(550, '5.2.1', 'Recipient address rejected: mailbox disabled'),
+  relayDenied: r(550, '5.7.1', 'Relay access denied: this server does not accept mail for that domain'),
+  mailboxFull: r(452, '4.2.2', 'Recipient mailbox is full, try again later'),
+  badRecipient: r(501, '5.1.3', 'Bad recipient address syntax'),
+  tooManyRecipients: r(452, '4.5.3', 'Too many recipients for one message'), // RFC 5321 §4.5.3.1.10
+  // MAIL
+  messageTooBigDeclared: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  // DATA
+  messageTooBig: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  lineTooLong: r(550, '5.6.0', 'Message has a line longer than the limit of 998 octets (RFC 5321 §4.5.3.1.6)'),
+  bareLineEnding: r(550, '5.6.0', 'Message contains a bare CR or LF; lines must end in CRLF (RFC 5321 §2.3.8)'),
+  nulByte: r(550, '5.6.0', 'Message contains a NUL byte (RFC 5322 §3.5)'),
+  noRecipients: r(554, '5.5.1', 'No valid recipients'),
+  dmarcReject: r(550, '5.7.1', 'Message rejected by the sender domain DMARC policy'),
+  localError: r(451, '4.3.0', 'Local error in processing, try again later'),
+  accepted: r(250, '2.0.0', 'Ok: queued as'),
+  // connection
+  tooManyConnections: r(421, '4.7.0', 'Too many connections from your address, try again later'),
+  shuttingDown: r(421, '4.3.2', 'Service shutting down, try again later')
+} as const;
+
+export type ReplyName = keyof typeof REPLIES;
+
+/** An error smtp-server turns into the reply: `<code> <enhanced> <text>`. */
+export class SmtpError extends Error {
+  readonly responseCode: number;
+  constructor(
+    readonly reply: SmtpReply,
+    detail?: string
+  ) {
+    super(`${reply.enhanced} ${detail ? `${reply.text}: ${detail}` : reply.text}`);
+    this.name = 'SmtpError';
+    this.responseCode = reply.code;
+  }
+}
+
+export const smtpError = (name: ReplyName, detail?: string) => new SmtpError(REPLIES[name], detail);
