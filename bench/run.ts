@@ -1,0 +1,23 @@
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound).
+import { benchInbound } from './inbound.js';
+
+const benchmarks: Record<string, () => Promise<Record<string, number | string>>> = {
+  inbound: () =>
+    benchInbound({
+      messages: Number(process.env.BENCH_N ?? 2000),
+      connections: Number(process.env.BENCH_C ?? 20),
+      sizeKb: 10
+    })
+};
+
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benchmarks);
+for (const name of wanted) {
+  const run = benchmarks[name];
+  if (!run) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benchmarks).join(', ')}`);
+    process.exit(2);
+  }
+  const result = await run();
+  console.log(JSON.stringify(result));
+  for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(20)} ${v}`);
+}

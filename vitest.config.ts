@@ -1,0 +1,12 @@
+// Vitest settings: real servers on loopback need generous timeouts; files run in parallel forks.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts']
+  }
+});
