@@ -29,9 +29,9 @@ export async function benchInbound(options: InboundOptions): Promise<Record<stri
     [`_dmarc.${SENDER_DOMAIN}`]: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }]
   });
   // The MX runs in its own process so the client below does not share its event loop.
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./mx-process.ts', import.meta.url)), dns.address, String(options.connections)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/postfach-prof' } : {}) }
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./mx-process.ts', import.meta.url)), dns.address, String(options.connections)], {
+    stdio: ['pipe', 'pipe', 'inherit']
   });
   const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const nextLine = async () => JSON.parse(((await lines.next()).value as string) ?? 'null');
@@ -67,7 +67,10 @@ export async function benchInbound(options: InboundOptions): Promise<Record<stri
       verified: 'all stored, spf/dkim/dmarc=pass'
     };
   } finally {
-    child.kill();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const timer = setTimeout(() => child.kill(), 10_000);
+    if (child.exitCode === null) await exited;
+    clearTimeout(timer);
     await dns.close();
   }
 }

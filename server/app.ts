@@ -1,6 +1,7 @@
 // build(config) wires every service and never listens by itself; listen() starts the configured servers (tests call both).
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
+import { WriteQueue } from './db/transaction.js';
 import { createResolver } from './dns/resolver.js';
 import { createLogger, type Logger } from './log/logger.js';
 import type { Services } from './services.js';
@@ -37,6 +38,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     log,
     database,
     db: database.db,
+    writes: new WriteQueue(database.db),
     blobs,
     resolver: createResolver({ servers: config.dns.servers, timeout: config.dns.timeout }),
     notifier: new MailboxNotifier(),

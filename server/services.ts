@@ -9,12 +9,15 @@ import type { BlobStore } from './store/blobs.js';
 import type { MailboxNotifier } from './store/notifier.js';
 import type { TlsMaterial } from './tls/certificates.js';
 import type { AccountContext } from './directory/accounts.js';
+import type { WriteQueue } from './db/transaction.js';
 
 export interface Services {
   config: Config;
   log: Logger;
   database: DatabaseHandle;
   db: Kysely<Database>;
+  /** group-committed writes for the delivery path */
+  writes: WriteQueue;
   blobs: BlobStore;
   resolver: DnsResolver;
   notifier: MailboxNotifier;

@@ -2,7 +2,6 @@
 // store it in every local mailbox and record forwards in one transaction. Only then may the MX answer 250.
 import type { Services } from '../services.js';
 import type { RecipientVerdict } from '../directory/resolve.js';
-import { writeTransaction } from '../db/transaction.js';
 import { verifyMessage, type Verification } from '../mailauth/verify.js';
 import { addBlobReferences, prepareMessage, storeMessage, type DeliveryTarget, type StoredMessage } from '../store/messages.js';
 import { receivedHeader, removeForgedAuthResults, type ReceivedInfo } from './headers.js';
@@ -24,7 +23,7 @@ export interface InboundResult {
 }
 
 export async function deliverInbound(services: Services, envelope: InboundEnvelope, spool: SpooledMessage): Promise<InboundResult> {
-  const { db, blobs, notifier, resolver, config } = services;
+  const { db, blobs, notifier, resolver, config, writes } = services;
   const original = spool.file ? await spool.read() : spool.head;
   const verification = await verifyMessage(resolver, {
     message: original,
@@ -54,7 +53,7 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
     const raw = spool.file ? await blobs.read(blob.id) : Buffer.concat([prefix, head]);
     const prepared = prepareMessage(raw);
     const internalDate = Date.now();
-    const stored = await writeTransaction(db, async (tx) => {
+    const stored = await writes.run(async (tx) => {
       const rows = await storeMessage(tx, blob, prepared, [...targets.values()], internalDate);
       if (forwards.size) {
         await addBlobReferences(tx, blob, forwards.size);
