@@ -4,9 +4,7 @@ import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { startDnsServer } from '../test/helpers/dns-server.js';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { startChildServer } from '../test/helpers/child-server.js';
 
 export interface InboundOptions {
   messages: number;
@@ -28,23 +26,19 @@ export async function benchInbound(options: InboundOptions): Promise<Record<stri
     [`bench._domainkey.${SENDER_DOMAIN}`]: [{ type: 'TXT', data: `v=DKIM1; k=rsa; p=${publicKey.toString('base64')}` }],
     [`_dmarc.${SENDER_DOMAIN}`]: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }]
   });
+  const raws: Buffer[] = [];
+  for (let i = 0; i < options.messages; i++) {
+    const message = Buffer.from(
+      [`From: Bench <bench@${SENDER_DOMAIN}>`, 'To: info@firma.de', `Subject: Benchmark ${i}`, `Message-ID: <bench-${i}@${SENDER_DOMAIN}>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body(options.sizeKb, i)].join('\r\n')
+    );
+    const signed = await dkimSign(message, { signatureData: [{ signingDomain: SENDER_DOMAIN, selector: 'bench', privateKey }] });
+    raws.push(Buffer.concat([Buffer.from(signed.signatures), message]));
+  }
   // The MX runs in its own process so the client below does not share its event loop.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./mx-process.ts', import.meta.url)), dns.address, String(options.connections)], {
-    stdio: ['pipe', 'pipe', 'inherit']
-  });
-  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const nextLine = async () => JSON.parse(((await lines.next()).value as string) ?? 'null');
+  const child = await startChildServer({ dns: dns.address, overrides: { 'smtp.maxConnectionsPerIp': options.connections + 5 }, domain: 'firma.de', locals: ['info'] }, profile);
+  const port = child.port;
   try {
-    const { port } = await nextLine();
-    const raws: Buffer[] = [];
-    for (let i = 0; i < options.messages; i++) {
-      const message = Buffer.from(
-        [`From: Bench <bench@${SENDER_DOMAIN}>`, 'To: info@firma.de', `Subject: Benchmark ${i}`, `Message-ID: <bench-${i}@${SENDER_DOMAIN}>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body(options.sizeKb, i)].join('\r\n')
-      );
-      const signed = await dkimSign(message, { signatureData: [{ signingDomain: SENDER_DOMAIN, selector: 'bench', privateKey }] });
-      raws.push(Buffer.concat([Buffer.from(signed.signatures), message]));
-    }
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: options.connections, maxMessages: Infinity });
     const started = process.hrtime.bigint();
     await Promise.all(
@@ -53,8 +47,7 @@ export async function benchInbound(options: InboundOptions): Promise<Record<stri
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     transport.close();
 
-    child.stdin!.end();
-    const { stored, head } = await nextLine();
+    const { stored, head } = await child.finish();
     if (stored !== options.messages) throw new Error(`stored ${stored} of ${options.messages} messages`);
     for (const want of ['spf=pass', 'dkim=pass', 'dmarc=pass']) if (!head.includes(want)) throw new Error(`stored message lacks ${want}`);
     return {
@@ -67,10 +60,7 @@ export async function benchInbound(options: InboundOptions): Promise<Record<stri
       verified: 'all stored, spf/dkim/dmarc=pass'
     };
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const timer = setTimeout(() => child.kill(), 10_000);
-    if (child.exitCode === null) await exited;
-    clearTimeout(timer);
+    if (child.process.exitCode === null) await child.crash();
     await dns.close();
   }
 }
