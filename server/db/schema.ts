@@ -95,6 +95,8 @@ export interface ExpungeTable {
 }
 
 export interface BlobTable {
+  /** integer key; also the rowid of the blob's row in the message_text full-text index */
+  num: Generated<number>;
   /** sha256 hex of the stored bytes */
   id: string;
   size: number;

@@ -59,7 +59,8 @@ export async function storeMessage(
 ): Promise<StoredMessage[]> {
   const stored: StoredMessage[] = [];
   if (!targets.length) return stored;
-  await addBlobReferences(tx, blob, targets.length);
+  const num = await addBlobReferences(tx, blob, targets.length);
+  await indexBlobText(tx, num, prepared.search);
   const envelope = JSON.stringify(prepared.envelope);
   const bodystructure = serializeStructure(prepared.structure);
   const s = prepared.search;
@@ -90,20 +91,28 @@ export async function storeMessage(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await sql`INSERT INTO message_text (rowid, headers, body) VALUES (${inserted.id}, ${s.headers}, ${s.body})`.execute(tx);
     await tx.updateTable('accounts').set((eb) => ({ used_bytes: eb('used_bytes', '+', blob.size) })).where('id', '=', target.accountId).execute();
     stored.push({ accountId: target.accountId, mailboxId: mailbox.id, messageId: inserted.id, uid, modseq });
   }
   return stored;
 }
 
-/** Counts new references to a blob, creating its row on first use. */
-export async function addBlobReferences(tx: Tx, blob: { id: string; size: number }, count: number): Promise<void> {
-  await tx
+/** Adds the blob's text to the full-text index unless it is there already (one row per blob). */
+async function indexBlobText(tx: Tx, num: number, search: SearchFields): Promise<void> {
+  const present = await sql<{ rowid: number }>`SELECT rowid FROM message_text WHERE rowid = ${num}`.execute(tx);
+  if (present.rows.length) return;
+  await sql`INSERT INTO message_text (rowid, headers, body) VALUES (${num}, ${search.headers}, ${search.body})`.execute(tx);
+}
+
+/** Counts new references to a blob, creating its row on first use; returns the blob's integer key. */
+export async function addBlobReferences(tx: Tx, blob: { id: string; size: number }, count: number): Promise<number> {
+  const row = await tx
     .insertInto('blobs')
     .values({ id: blob.id, size: blob.size, refcount: count, created_at: Date.now() })
     .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ refcount: eb('blobs.refcount', '+', count) })))
-    .execute();
+    .returning('num')
+    .executeTakeFirstOrThrow();
+  return row.num;
 }
 
 /** Drops references; rows reaching zero are deleted. Returns the ids whose files may now be unlinked. */
@@ -111,8 +120,9 @@ export async function dropBlobReferences(tx: Tx, counts: Map<string, number>): P
   const freed: string[] = [];
   for (const [id, n] of counts) {
     await tx.updateTable('blobs').set((eb) => ({ refcount: eb('refcount', '-', n) })).where('id', '=', id).execute();
-    const row = await tx.selectFrom('blobs').select('refcount').where('id', '=', id).executeTakeFirst();
+    const row = await tx.selectFrom('blobs').select(['num', 'refcount']).where('id', '=', id).executeTakeFirst();
     if (row && row.refcount <= 0) {
+      await sql`DELETE FROM message_text WHERE rowid = ${row.num}`.execute(tx);
       await tx.deleteFrom('blobs').where('id', '=', id).execute();
       freed.push(id);
     }
@@ -130,10 +140,6 @@ export async function purgeAccountMail(tx: Tx, accountId: number): Promise<strin
     .execute();
   const counts = new Map<string, number>();
   for (const r of rows) counts.set(r.blob_id, (counts.get(r.blob_id) ?? 0) + 1);
-  for (let i = 0; i < rows.length; i += 500) {
-    const ids = rows.slice(i, i + 500).map((r) => r.id);
-    await sql`DELETE FROM message_text WHERE rowid IN (${sql.join(ids)})`.execute(tx);
-  }
   const mailboxIds = tx.selectFrom('mailboxes').select('id').where('account_id', '=', accountId);
   await tx.deleteFrom('messages').where('mailbox_id', 'in', mailboxIds).execute();
   await tx.deleteFrom('expunges').where('mailbox_id', 'in', mailboxIds).execute();

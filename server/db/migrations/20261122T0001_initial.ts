@@ -72,7 +72,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('blobs')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('num', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'text', (c) => c.notNull().unique())
     .addColumn('size', 'integer', (c) => c.notNull())
     .addColumn('refcount', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'integer', (c) => c.notNull())
@@ -102,7 +103,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('messages_mailbox_modseq').on('messages').columns(['mailbox_id', 'modseq']).execute();
   await db.schema.createIndex('messages_blob').on('messages').column('blob_id').execute();
 
-  // Full-text index for IMAP SEARCH TEXT/BODY (substring semantics, hence trigrams); rowid = messages.id.
+  // Full-text index for IMAP SEARCH TEXT/BODY (substring semantics, hence trigrams). One row per blob
+  // (rowid = blobs.num), so a message stored for many recipients or copied between folders is indexed once.
   await sql`CREATE VIRTUAL TABLE message_text USING fts5(headers, body, tokenize = 'trigram', content = '', contentless_delete = 1)`.execute(db);
 
   await db.schema
