@@ -48,6 +48,11 @@ export const settings: readonly Setting[] = [
   port('submissions.port', 1465, 'Submission port with implicit TLS (465 in production)'),
   port('imap.port', 1143, 'IMAP port with STARTTLS (143 in production)'),
   port('imaps.port', 1993, 'IMAP port with implicit TLS (993 in production)'),
+  { key: 'imap.maxConnections', type: 'integer', default: 10000, min: 1, max: 1000000, description: 'Concurrent IMAP connections in all' },
+  { key: 'imap.maxConnectionsPerIp', type: 'integer', default: 100, min: 1, max: 1000000, description: 'Concurrent IMAP connections from one client address (an office behind one NAT address has several clients)' },
+  { key: 'imap.idleTimeout', type: 'integer', default: 1800, min: 60, max: 86400, description: 'Seconds an IMAP session may stay silent; RFC 9051 §5.4 asks for at least 30 minutes' },
+  { key: 'imap.appendLimit', type: 'integer', default: 64 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'Largest message APPEND accepts, advertised as APPENDLIMIT (RFC 7889)' },
+  { key: 'imap.plaintextLogin', type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'], description: 'Whether LOGIN/AUTHENTICATE work without TLS: never (LOGINDISABLED until STARTTLS), only from loopback addresses, or always' },
   port('pop3.port', 1110, 'POP3 port with STLS (110 in production)'),
   port('pop3s.port', 1995, 'POP3 port with implicit TLS (995 in production)'),
   port('http.port', 8080, 'Admin API and UI port'),
@@ -81,7 +86,7 @@ export interface Config {
   };
   submission: { port: number };
   submissions: { port: number };
-  imap: { port: number };
+  imap: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; appendLimit: number; plaintextLogin: 'never' | 'loopback' | 'always' };
   imaps: { port: number };
   pop3: { port: number };
   pop3s: { port: number };

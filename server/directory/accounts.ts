@@ -132,7 +132,7 @@ export async function updateAccount(db: Kysely<Database>, actor: Actor, addressI
 }
 
 /**
- * Deletes an account and all its mail: messages, folders, aliases pointing at it, its forward and catch-alls
+ * Deletes an account and all its mail: messages, folders, aliases pointing at it, its forward, forwards and catch-alls
  * naming it. Returns blob ids to unlink after the commit.
  */
 export async function removeAccount(db: Kysely<Database>, actor: Actor, addressInput: string): Promise<string[]> {
@@ -143,6 +143,18 @@ export async function removeAccount(db: Kysely<Database>, actor: Actor, addressI
     const names = [account.address, ...aliases.map((a) => a.address)];
     await tx.deleteFrom('aliases').where('account_id', '=', account.id).execute();
     await tx.deleteFrom('forwards').where('source', 'in', names).execute();
+    // Forwards delivering to it lose that destination (a later account under the same name must not inherit
+    // them); a forward left with no destination goes entirely.
+    const pointing = await tx.selectFrom('forward_destinations').select('forward_id').where('destination', 'in', names).execute();
+    if (pointing.length) {
+      const forwardIds = pointing.map((p) => p.forward_id);
+      await tx.deleteFrom('forward_destinations').where('destination', 'in', names).execute();
+      await tx
+        .deleteFrom('forwards')
+        .where('id', 'in', forwardIds)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('forward_destinations').select('forward_id').whereRef('forward_destinations.forward_id', '=', 'forwards.id'))))
+        .execute();
+    }
     await tx.updateTable('domains').set({ catchall_target: null }).where('catchall_target', 'in', names).execute();
     await tx.deleteFrom('accounts').where('id', '=', account.id).execute();
     await audit(tx, actor, 'account.remove', account.address, { aliases: aliases.map((a) => a.address) });

@@ -32,7 +32,7 @@ export async function addAlias(db: Kysely<Database>, actor: Actor, aliasInput: s
 
 export function listAliases(tx: Tx, accountAddress?: string): Promise<AliasView[]> {
   let q = tx.selectFrom('aliases').innerJoin('accounts', 'accounts.id', 'aliases.account_id').select(['aliases.address as address', 'accounts.address as account']);
-  if (accountAddress) q = q.where('accounts.address', '=', accountAddress.toLowerCase());
+  if (accountAddress) q = q.where('accounts.address', '=', normalizeAddress(accountAddress)?.address ?? accountAddress.toLowerCase());
   return q.orderBy('aliases.address').execute();
 }
 
@@ -52,12 +52,19 @@ export interface ForwardView {
   keepCopy: boolean;
 }
 
-/** Adds a destination to the forward of a hosted address (creating it); keepCopy is set for the whole forward. */
-export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string, keepCopy: boolean): Promise<void> {
+/**
+ * Adds destinations to the forward of a hosted address (creating it), all or none; keepCopy is set for the
+ * whole forward.
+ */
+export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string | string[], keepCopy: boolean): Promise<void> {
   const { domain, address: source } = checkHostedAddress('source', sourceInput);
-  const dest = normalizeAddress(destinationInput);
-  if (!dest) throw invalid('destination', 'address', `"${destinationInput}" is not an address of the form name@domain`);
-  if (dest.address === source) throw invalid('destination', 'loop', 'a forward cannot point at its own source');
+  const destinations = (Array.isArray(destinationInput) ? destinationInput : [destinationInput]).map((input) => {
+    const dest = normalizeAddress(input);
+    if (!dest) throw invalid('destination', 'address', `"${input}" is not an address of the form name@domain`);
+    if (dest.address === source) throw invalid('destination', 'loop', 'a forward cannot point at its own source');
+    return dest.address;
+  });
+  if (!destinations.length) throw invalid('destination', 'required', 'a forward needs at least one destination');
   await writeTransaction(db, async (tx) => {
     const domainId = await hostedDomainId(tx, 'source', domain);
     const taken = await addressInUse(tx, source);
@@ -72,18 +79,20 @@ export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput
     } else {
       await tx.updateTable('forwards').set({ keep_copy: keepCopy ? 1 : 0 }).where('id', '=', forward.id).execute();
     }
-    await tx
-      .insertInto('forward_destinations')
-      .values({ forward_id: forward.id, destination: dest.address })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-    await audit(tx, actor, 'forward.add', source, { destination: dest.address, keepCopy });
+    for (const destination of destinations) {
+      await tx
+        .insertInto('forward_destinations')
+        .values({ forward_id: forward.id, destination })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await audit(tx, actor, 'forward.add', source, { destination, keepCopy });
+    }
   });
 }
 
 export async function listForwards(tx: Tx, sourceAddress?: string): Promise<ForwardView[]> {
   let q = tx.selectFrom('forwards').leftJoin('forward_destinations', 'forward_destinations.forward_id', 'forwards.id').select(['forwards.source', 'forwards.keep_copy', 'forward_destinations.destination']);
-  if (sourceAddress) q = q.where('forwards.source', '=', sourceAddress.toLowerCase());
+  if (sourceAddress) q = q.where('forwards.source', '=', normalizeAddress(sourceAddress)?.address ?? sourceAddress.toLowerCase());
   const rows = await q.orderBy('forwards.source').orderBy('forward_destinations.destination').execute();
   const bySource = new Map<string, ForwardView>();
   for (const r of rows) {

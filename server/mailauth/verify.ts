@@ -1,8 +1,20 @@
 // Inbound verification with mailauth: SPF, DKIM, DMARC and ARC through Postfach's resolver; yields the
 // Authentication-Results header (RFC 8601) and the DMARC disposition the MX acts on.
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { authenticate } from 'mailauth';
 import type { DnsResolver } from '../dns/resolver.js';
+
+/** mailauth's list of ARC sealers receivers commonly trust (the ARC community sealer list). */
+const COMMUNITY_SEALERS: readonly string[] = createRequire(import.meta.url)('mailauth/lib/arc/trustlist.js').trusted;
+
+/** The d= of the newest ARC-Seal: the intermediary that handed the message on. */
+function lastSealer(arc: any): string {
+  const chain: any[] = arc?.chain ?? [];
+  return String(chain[chain.length - 1]?.['arc-seal']?.parsed?.d?.value ?? '').toLowerCase();
+}
+
+const isTrusted = (domain: string, trusted: readonly string[]) => !!domain && trusted.some((t) => domain === t || domain.endsWith('.' + t));
 
 export interface VerificationInput {
   message: Buffer | Readable;
@@ -12,6 +24,8 @@ export interface VerificationInput {
   sender: string;
   /** this server's host name, the authserv-id */
   mta: string;
+  /** sealers whose valid ARC chain may override a failing DMARC policy; default: mailauth's community list */
+  trustedArcSealers?: readonly string[];
 }
 
 export interface Verification {
@@ -40,9 +54,10 @@ export async function verifyMessage(resolver: DnsResolver, input: VerificationIn
   const dmarcResult: string = dmarc.status?.result ?? 'none';
   let disposition: Verification['disposition'] = 'none';
   if (dmarcResult === 'fail') {
-    // RFC 7489 §6.6.4: the policy applies unless a trusted ARC chain says otherwise (§ 7.2.3 local policy)
+    // RFC 7489 §6.6.4: the policy applies unless a trusted ARC chain says otherwise (§ 7.2.3 local policy).
+    // RFC 8617 §7.2: anyone can publish a key and seal, so only a sealer the receiver trusts counts.
     const policy = String(dmarc.policy ?? 'none').toLowerCase();
-    const arcPass = result.arc?.status?.result === 'pass';
+    const arcPass = result.arc?.status?.result === 'pass' && isTrusted(lastSealer(result.arc), input.trustedArcSealers ?? COMMUNITY_SEALERS);
     if (!arcPass && (policy === 'reject' || policy === 'quarantine')) disposition = policy;
   }
   const dkimResults: string[] = (result.dkim?.results ?? []).map((r: any) => r.status?.result ?? 'none');

@@ -4,9 +4,26 @@ import type { Services } from '../services.js';
 import type { RecipientVerdict } from '../directory/resolve.js';
 import { verifyMessage, type Verification } from '../mailauth/verify.js';
 import { addBlobReferences, prepareMessage, storeMessage, type DeliveryTarget, type StoredMessage } from '../store/messages.js';
-import { receivedHeader, removeForgedAuthResults, type ReceivedInfo } from './headers.js';
+import type { BlobSource } from '../store/blobs.js';
+import { headerEnd, receivedHeader, removeForgedAuthResults, type ReceivedInfo } from './headers.js';
 import { smtpError } from './replies.js';
 import type { SpooledMessage } from './spool.js';
+
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The message as blob sources without Authentication-Results claiming to be ours (RFC 8601 §5), wherever its
+ * header section ends: usually within the in-memory head; otherwise the header section runs past it, or the
+ * message has no body and so no empty line (RFC 5322 §3.5), and the whole message is searched instead.
+ */
+function withoutForgedAuthResults(spool: SpooledMessage, original: Buffer, authservId: string): BlobSource[] {
+  if (headerEnd(spool.head) >= 0) {
+    const head = removeForgedAuthResults(spool.head, authservId);
+    return spool.file ? [head, { file: spool.file }] : [head];
+  }
+  const cleaned = removeForgedAuthResults(Buffer.concat([original, CRLF]), authservId);
+  return [cleaned.subarray(0, cleaned.length - CRLF.length)];
+}
 
 export interface InboundEnvelope {
   sender: string;
@@ -34,10 +51,10 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
   });
   if (verification.disposition === 'reject') throw smtpError('dmarcReject', verification.reason);
 
-  const recipients = envelope.verdicts.map((v) => v.address);
+  // a recipient given twice (RCPT repeated, or in another case) is still one recipient
+  const recipients = [...new Set(envelope.verdicts.map((v) => v.address))];
   const prefix = Buffer.from(receivedHeader({ ...envelope.received, recipients }) + verification.headers, 'latin1');
-  const head = removeForgedAuthResults(spool.head, config.hostname);
-  const sources = spool.file ? [prefix, head, { file: spool.file }] : [prefix, head];
+  const sources = [prefix, ...withoutForgedAuthResults(spool, original, config.hostname)];
 
   // One folder per account even when several recipients (alias + account) lead to it.
   const specialUse = verification.disposition === 'quarantine' ? '\\Junk' : null;
@@ -50,7 +67,8 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
 
   const blob = await blobs.write(sources);
   try {
-    const raw = spool.file ? await blobs.read(blob.id) : Buffer.concat([prefix, head]);
+    const inMemory = sources.every((s): s is Buffer => Buffer.isBuffer(s));
+    const raw = inMemory ? Buffer.concat(sources) : await blobs.read(blob.id);
     const prepared = prepareMessage(raw);
     const internalDate = Date.now();
     const stored = await writes.run(async (tx) => {

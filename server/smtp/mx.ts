@@ -47,10 +47,11 @@ export function createMxServer(services: Services): MxServer {
     ...TLS_DEFAULTS,
     secure: false,
     size: limits.maxMessageSize,
-    maxRecipients: limits.maxRecipients,
     maxClients: limits.maxConnections,
     socketTimeout: limits.socketTimeout * 1000,
+    closeTimeout: 5000, // on shutdown, sessions get this long to finish their transaction
     disabledCommands: ['AUTH'], // the MX takes no logins; submission does
+    hideENHANCEDSTATUSCODES: false, // RFC 2034: advertised, so smtp-server's own replies carry codes like the table's
     authOptional: true,
     logger: false,
     resolver: {
@@ -86,6 +87,10 @@ export function createMxServer(services: Services): MxServer {
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
+      // counted here, not by smtp-server, so the reply comes from the table; a repeated address adds nobody
+      const rcpts = session.envelope.rcptTo;
+      const repeated = rcpts.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
+      if (!repeated && rcpts.length >= limits.maxRecipients) return callback(smtpError('tooManyRecipients'));
       checkRecipient(address, session).then(
         () => callback(),
         (err) => callback(err instanceof SmtpError ? err : fault(session, err, 'recipient check failed'))
@@ -138,7 +143,7 @@ export function createMxServer(services: Services): MxServer {
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const slog = sessionLog(session);
-    const spool = await spoolMessage(stream, { maxLineLength: limits.maxLineLength, memoryLimit: MEMORY_SPOOL }, () => services.blobs.tempPath());
+    const spool = await spoolMessage(stream, { maxLineLength: limits.maxLineLength, maxMessageSize: limits.maxMessageSize, memoryLimit: MEMORY_SPOOL }, () => services.blobs.tempPath());
     try {
       if (stream.sizeExceeded) {
         slog.info({ size: spool.size }, 'message refused: too big');

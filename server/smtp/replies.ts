@@ -1,4 +1,5 @@
 // The one table of SMTP replies Postfach sends (STYLE.md §5): code, enhanced status code (RFC 3463), text.
+// Reply text is US-ASCII (RFC 5321 §4.2), so RFC sections are written "section", never with the § sign.
 export interface SmtpReply {
   code: number;
   enhanced: string;
@@ -19,9 +20,9 @@ export const REPLIES = {
   messageTooBigDeclared: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   // DATA
   messageTooBig: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
-  lineTooLong: r(550, '5.6.0', 'Message has a line longer than the limit of 998 octets (RFC 5321 §4.5.3.1.6)'),
-  bareLineEnding: r(550, '5.6.0', 'Message contains a bare CR or LF; lines must end in CRLF (RFC 5321 §2.3.8)'),
-  nulByte: r(550, '5.6.0', 'Message contains a NUL byte (RFC 5322 §3.5)'),
+  lineTooLong: r(550, '5.6.0', 'Message has a line longer than the limit of 998 octets (RFC 5321 section 4.5.3.1.6)'),
+  bareLineEnding: r(550, '5.6.0', 'Message contains a bare CR or LF; lines must end in CRLF (RFC 5321 section 2.3.8)'),
+  nulByte: r(550, '5.6.0', 'Message contains a NUL byte (RFC 5322 section 3.5)'),
   noRecipients: r(554, '5.5.1', 'No valid recipients'),
   dmarcReject: r(550, '5.7.1', 'Message rejected by the sender domain DMARC policy'),
   localError: r(451, '4.3.0', 'Local error in processing, try again later'),

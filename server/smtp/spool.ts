@@ -1,5 +1,6 @@
 // DATA spool: collects a message from smtp-server's stream in memory (spilling large ones to a temp file) while
-// checking what RFC 5321/5322 forbid — bare CR or LF (the SMTP smuggling vector), NUL bytes, over-long lines.
+// checking what RFC 5321/5322 forbid — bare CR or LF (the SMTP smuggling vector), NUL bytes, over-long lines — and
+// the size limit, past which nothing more is kept.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -11,6 +12,8 @@ const LF = 0x0a;
 
 export interface SpoolLimits {
   maxLineLength: number;
+  /** past this many bytes the message is refused anyway: keep counting to the end of DATA, keep nothing more */
+  maxMessageSize: number;
   /** bytes kept in memory before the rest goes to a temp file */
   memoryLimit: number;
 }
@@ -90,6 +93,11 @@ export async function spoolMessage(stream: Readable, limits: SpoolLimits, tempPa
       const chunk = piece as Buffer;
       size += chunk.length;
       if (violation) continue; // keep reading to the end of DATA, store nothing
+      if (size > limits.maxMessageSize) {
+        // RFC 1870: an oversize message never grows the temp file past the limit
+        violation = 'messageTooBig';
+        continue;
+      }
       check(chunk);
       if (violation) continue;
       if (memoryBytes + chunk.length <= limits.memoryLimit && !out) {

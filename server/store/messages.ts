@@ -35,6 +35,8 @@ export interface DeliveryTarget {
   accountId: number;
   /** special-use of the folder to store into; null = INBOX */
   specialUse: string | null;
+  /** a specific folder (IMAP APPEND); overrides specialUse */
+  mailboxId?: number;
   flags?: string[];
 }
 
@@ -65,7 +67,9 @@ export async function storeMessage(
   const bodystructure = serializeStructure(prepared.structure);
   const s = prepared.search;
   for (const target of targets) {
-    const mailbox = await deliveryMailbox(tx, target.accountId, target.specialUse);
+    const mailbox = target.mailboxId
+      ? await tx.selectFrom('mailboxes').selectAll().where('id', '=', target.mailboxId).executeTakeFirstOrThrow()
+      : await deliveryMailbox(tx, target.accountId, target.specialUse);
     const uid = mailbox.uidnext;
     const modseq = mailbox.highestmodseq + 1;
     await tx.updateTable('mailboxes').set({ uidnext: uid + 1, highestmodseq: modseq }).where('id', '=', mailbox.id).execute();

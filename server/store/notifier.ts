@@ -7,6 +7,8 @@ export interface MailboxChange {
   kind: 'exists' | 'flags' | 'expunge' | 'mailboxes';
   uids: number[];
   modseq: number;
+  /** the IMAP session that made the change (it has told its client already) */
+  origin?: string;
 }
 
 export class MailboxNotifier {
