@@ -13,6 +13,8 @@ import { loadTlsMaterial } from './tls/certificates.js';
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
   smtp?: number;
+  imap?: number;
+  imaps?: number;
 }
 
 export interface App {

@@ -2,10 +2,9 @@
 // The `postfach` command: `serve`, `admin …` (domains, accounts, aliases, forwards, catch-all) and `config …`.
 import os from 'node:os';
 import readline from 'node:readline';
-import { build } from './app.js';
 import { ConfigError, configReference, exampleConfig, loadConfig } from './config/load.js';
 import { openDatabase } from './db/connect.js';
-import { displayAddress, unicodeDomain } from './directory/address.js';
+import { checkDomainName, displayAddress, unicodeDomain } from './directory/address.js';
 import { addAccount, listAccounts, removeAccount, setActive, setPassword } from './directory/accounts.js';
 import type { Actor } from './directory/audit.js';
 import { addDomain, clearCatchAll, listDomains, removeDomain, setCatchAll } from './directory/domains.js';
@@ -25,7 +24,7 @@ const USAGE = `Usage: postfach <command>
   admin account passwd <address> [--password-stdin]
   admin account activate|deactivate <address>
   admin alias add <alias> <account> | list [account] | remove <alias>
-  admin forward add <source> <destination> [--keep-copy] | list [source] | remove <source> [destination]
+  admin forward add <source> <destination>... [--keep-copy|--no-keep-copy] | list [source] | remove <source> [destination]
   admin catchall set <domain> <address> | clear <domain>
   config example | reference             print the example config file or the settings reference
 
@@ -40,6 +39,7 @@ interface Parsed {
 }
 
 const VALUE_FLAGS = new Set(['--name', '--quota', '--domain']);
+const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help']);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -48,7 +48,11 @@ function parseArgs(argv: string[]): Parsed {
     const arg = argv[i];
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
-      if (eq > 0) flags.set(arg.slice(0, eq), arg.slice(eq + 1));
+      const name = eq > 0 ? arg.slice(0, eq) : arg;
+      if (name === '--password') throw new UsageError('passwords are never taken as arguments: use --password-stdin');
+      // a mistyped option must not silently do something else (--inactve would create an active account)
+      if (!VALUE_FLAGS.has(name) && !SWITCHES.has(name)) throw new UsageError(`unknown option ${name}`);
+      if (eq > 0) flags.set(name, arg.slice(eq + 1));
       else if (VALUE_FLAGS.has(arg)) {
         if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
         flags.set(arg, argv[++i]);
@@ -140,7 +144,7 @@ async function admin(parsed: Parsed): Promise<void> {
         break;
       }
       case 'domain list':
-        print(parsed, (await listDomains(db)).map((d) => ({ name: d.name, display: unicodeDomain(d.name), active: d.active === 1, catchall: d.catchall_target ?? '' })), ['display', 'catchall']);
+        print(parsed, (await listDomains(db)).map((d) => ({ name: d.name, display: unicodeDomain(d.name), active: d.active === 1, catchall: d.catchall_target ? displayAddress(d.catchall_target) : '' })), ['display', 'catchall']);
         break;
       case 'domain remove':
         await removeDomain(db, actor, arg(0, 'domain'));
@@ -162,7 +166,7 @@ async function admin(parsed: Parsed): Promise<void> {
       }
       case 'account list': {
         const domain = parsed.flags.get('--domain');
-        const rows = await listAccounts(db, typeof domain === 'string' ? domain.toLowerCase() : undefined);
+        const rows = await listAccounts(db, typeof domain === 'string' ? checkDomainName('domain', domain) : undefined);
         print(
           parsed,
           rows.map((a) => ({ address: displayAddress(a.address), displayName: a.display_name, active: a.active === 1, usedBytes: a.used_bytes, quota: a.quota, status: a.active ? 'active' : 'inactive' })),
@@ -200,10 +204,14 @@ async function admin(parsed: Parsed): Promise<void> {
         await removeAlias(db, actor, arg(0, 'alias'));
         done(`alias ${arg(0, 'alias')} removed`);
         break;
-      case 'forward add':
-        await addForward(db, actor, arg(0, 'source'), arg(1, 'destination'), parsed.flags.has('--keep-copy'));
-        done(`forward ${arg(0, 'source')} -> ${arg(1, 'destination')} added${parsed.flags.has('--keep-copy') ? ' (keeping a copy)' : ''}`);
+      case 'forward add': {
+        arg(1, 'destination');
+        const destinations = parsed.positional.slice(3);
+        const keepCopy = parsed.flags.has('--keep-copy') ? true : parsed.flags.has('--no-keep-copy') ? false : undefined;
+        await addForward(db, actor, arg(0, 'source'), destinations, keepCopy);
+        done(`forward ${arg(0, 'source')} -> ${destinations.join(', ')} added${parsed.flags.has('--keep-copy') ? ' (keeping a copy)' : ''}`);
         break;
+      }
       case 'forward list':
         print(
           parsed,
@@ -233,12 +241,16 @@ async function admin(parsed: Parsed): Promise<void> {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
+  // Loaded here, not at the top: admin and config commands never need the servers, and operators script them.
+  const { build } = await import('./app.js');
   const app = await build(config);
   const log = app.services.log;
   const listening = await app.listen();
   const host = config.bind === '0.0.0.0' || config.bind === '::' ? config.hostname : config.bind;
   const lines = [`Postfach is running (data in ${config.dataDir}, host name ${config.hostname})`];
   if (listening.smtp !== undefined) lines.push(`  SMTP (MX)      ${host}:${listening.smtp}`);
+  if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
+  if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
   lines.push('  Manage domains and accounts with: postfach admin --help');
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ listening }, 'listening');
@@ -259,8 +271,9 @@ export async function main(argv: string[]): Promise<number> {
     const parsed = parseArgs(argv);
     const [command, ...rest] = parsed.positional;
     if (!command || command === 'help' || parsed.flags.has('--help')) {
-      process.stdout.write(USAGE + '\n');
-      return command || parsed.flags.has('--help') ? 0 : 2;
+      const asked = Boolean(command) || parsed.flags.has('--help');
+      (asked ? process.stdout : process.stderr).write(USAGE + '\n');
+      return asked ? 0 : 2;
     }
     if (command === 'serve') {
       await serve();

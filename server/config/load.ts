@@ -52,6 +52,11 @@ export function coerce(setting: Setting, raw: unknown, source: string): unknown 
       if (setting.max !== undefined && v > setting.max) fail(`must be at most ${setting.max}`);
       return v;
     }
+    case 'domainList': {
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+      if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || !/^[A-Za-z0-9.-]+$/.test(s))) return fail('must be a list of domain names');
+      return (list as string[]).map((s) => s.toLowerCase());
+    }
     case 'hostPortList': {
       const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
       if (!Array.isArray(list) || list.some((s) => typeof s !== 'string')) return fail('must be a list of host:port');

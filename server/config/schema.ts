@@ -1,7 +1,7 @@
 // The configuration schema: one list gives validation, defaults, environment variable names and the documented example.
 import os from 'node:os';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'hostPortList' | 'enum';
+export type SettingType = 'string' | 'integer' | 'boolean' | 'hostPortList' | 'domainList' | 'enum';
 
 export interface Setting {
   /** dotted key as written in the config file, e.g. `smtp.port` */
@@ -42,6 +42,7 @@ export const settings: readonly Setting[] = [
   { key: 'smtp.maxLineLength', type: 'integer', default: 998, min: 998, max: 1024 * 1024, description: 'Longest message line in octets without CRLF (RFC 5321 §4.5.3.1.6 sets 998)' },
   { key: 'smtp.maxConnections', type: 'integer', default: 500, min: 1, max: 100000, description: 'Concurrent MX connections in all' },
   { key: 'smtp.maxConnectionsPerIp', type: 'integer', default: 20, min: 1, max: 100000, description: 'Concurrent MX connections from one client address' },
+  { key: 'smtp.trustedArcSealers', type: 'domainList', default: [], description: 'Domains whose ARC seals may override a failing DMARC policy (RFC 8617 §7.2); empty = the mailauth community list, "none" = trust no sealer' },
   { key: 'smtp.socketTimeout', type: 'integer', default: 300, min: 5, max: 3600, description: 'Seconds of client silence before the MX drops the connection (RFC 5321 §4.5.3.2.7 suggests 5 minutes)' },
 
   port('submission.port', 1587, 'Submission port with STARTTLS (587 in production)'),
@@ -83,6 +84,7 @@ export interface Config {
     maxConnections: number;
     maxConnectionsPerIp: number;
     socketTimeout: number;
+    trustedArcSealers: string[];
   };
   submission: { port: number };
   submissions: { port: number };

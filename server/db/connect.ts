@@ -30,7 +30,14 @@ export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  // Two processes opening a fresh data folder at once (serve and an admin command) race to migrate; the loser's
+  // transaction rolls back, and a retry finds the schema in place.
+  let outcome = await migrator.migrateToLatest();
+  for (let attempt = 1; outcome.error && attempt <= 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results } = outcome;
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error');

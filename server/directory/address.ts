@@ -27,8 +27,11 @@ export function displayAddress(address: string): string {
   return at < 0 ? address : address.slice(0, at + 1) + unicodeDomain(address.slice(at + 1));
 }
 
-/** Local parts Postfach creates for accounts, aliases and forwards: RFC 5321 dot-atom subset, lower-case. */
-const LOCAL_PART = /^[a-z0-9!#$%&'*/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*/=?^_`{|}~-]+)*$/;
+/**
+ * Local parts Postfach creates for accounts, aliases and forwards: lower-case letters, digits, "_" and "-" in
+ * dot-separated words. A subset of RFC 5321's dot-atom that every other mail system and client accepts.
+ */
+const LOCAL_PART = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
 
 export function checkDomainName(field: string, input: string): string {
   const ascii = asciiDomain(input);

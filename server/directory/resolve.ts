@@ -73,5 +73,7 @@ async function resolveExact(tx: Tx, address: string, depth: number, seen: Set<st
 async function resolveCatchAll(tx: Tx, domain: Domain, address: string, depth: number, seen: Set<string>): Promise<RecipientVerdict> {
   if (!domain.catchall_target) return { status: 'unknown', address };
   const target = await resolve(tx, domain.catchall_target, depth + 1, seen);
-  return target.status === 'accept' ? { ...target, address } : { status: 'unknown', address };
+  // a catch-all pointing at a deactivated account refuses like that account would (550 5.2.1)
+  if (target.status === 'accept' || target.status === 'disabled') return { ...target, address };
+  return { status: 'unknown', address };
 }

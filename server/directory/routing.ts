@@ -56,7 +56,7 @@ export interface ForwardView {
  * Adds destinations to the forward of a hosted address (creating it), all or none; keepCopy is set for the
  * whole forward.
  */
-export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string | string[], keepCopy: boolean): Promise<void> {
+export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string | string[], keepCopy?: boolean): Promise<void> {
   const { domain, address: source } = checkHostedAddress('source', sourceInput);
   const destinations = (Array.isArray(destinationInput) ? destinationInput : [destinationInput]).map((input) => {
     const dest = normalizeAddress(input);
@@ -77,7 +77,8 @@ export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput
         .returningAll()
         .executeTakeFirstOrThrow();
     } else {
-      await tx.updateTable('forwards').set({ keep_copy: keepCopy ? 1 : 0 }).where('id', '=', forward.id).execute();
+      // adding a destination leaves keep-copy as it is unless the caller says otherwise
+      if (keepCopy !== undefined) await tx.updateTable('forwards').set({ keep_copy: keepCopy ? 1 : 0 }).where('id', '=', forward.id).execute();
     }
     for (const destination of destinations) {
       await tx

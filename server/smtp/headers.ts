@@ -18,6 +18,8 @@ export function newQueueId(): string {
 
 /** Characters a client controls that must not break a header line. */
 const clean = (s: string) => s.replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
+/** HELO and reverse names: host-name and address-literal characters only, so nothing can end the trace clause early. */
+const hostText = (s: string) => s.replace(/[^A-Za-z0-9.:_\[\]-]/g, '?').slice(0, 255);
 
 export interface ReceivedInfo {
   helo: string;
@@ -34,7 +36,7 @@ export interface ReceivedInfo {
 
 export function receivedHeader(info: ReceivedInfo, date = new Date()): string {
   const ipLiteral = info.ip.includes(':') ? `IPv6:${info.ip}` : info.ip;
-  const from = `from ${clean(info.helo || 'unknown')} (${info.reverseName ? clean(info.reverseName) + ' ' : ''}[${ipLiteral}])`;
+  const from = `from ${hostText(info.helo || 'unknown')} (${info.reverseName ? hostText(info.reverseName) + ' ' : ''}[${ipLiteral}])`;
   const by = `by ${info.hostname} (Postfach) with ${info.protocol} id ${info.queueId}`;
   const tls = info.tls ? `\r\n\t(${clean(info.tls).replace(/\?/g, ' ')})` : '';
   const forClause = info.recipients.length === 1 ? `\r\n\tfor <${clean(info.recipients[0])}>` : '';

@@ -39,6 +39,12 @@ export interface InboundResult {
   size: number;
 }
 
+/** The configured ARC trust list: empty = mailauth's community list (undefined), ["none"] = nobody. */
+function arcSealers(configured: string[]): string[] | undefined {
+  if (!configured.length) return undefined;
+  return configured.includes('none') ? [] : configured;
+}
+
 export async function deliverInbound(services: Services, envelope: InboundEnvelope, spool: SpooledMessage): Promise<InboundResult> {
   const { db, blobs, notifier, resolver, config, writes } = services;
   const original = spool.file ? await spool.read() : spool.head;
@@ -47,7 +53,8 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
     ip: envelope.received.ip,
     helo: envelope.received.helo,
     sender: envelope.sender,
-    mta: config.hostname
+    mta: config.hostname,
+    trustedArcSealers: arcSealers(config.smtp.trustedArcSealers)
   });
   if (verification.disposition === 'reject') throw smtpError('dmarcReject', verification.reason);
 

@@ -131,7 +131,7 @@ export function createMxServer(services: Services): MxServer {
     const declared = session.envelope.mailFrom ? declaredSize(session.envelope.mailFrom) : 0;
     for (const account of verdict.accounts) {
       // RFC 5321 §4.5.3.1.10 / RFC 3463 4.2.2: full mailboxes are a temporary condition
-      if (account.quota > 0 && account.used_bytes + declared >= account.quota) {
+      if (account.quota > 0 && (account.used_bytes >= account.quota || account.used_bytes + declared > account.quota)) {
         slog.info({ rcpt: verdict.address }, 'recipient refused: mailbox full');
         throw smtpError('mailboxFull');
       }
@@ -151,7 +151,9 @@ export function createMxServer(services: Services): MxServer {
       }
       if (spool.violation) {
         slog.info({ rule: spool.violation }, 'message refused: malformed');
-        throw new SmtpError(REPLIES[spool.violation]);
+        const reply = REPLIES[spool.violation];
+        // the table states the RFC limit; name the configured one when it differs
+        throw new SmtpError(spool.violation === 'lineTooLong' ? { ...reply, text: reply.text.replace('998', String(limits.maxLineLength)) } : reply);
       }
       const verdicts = accepted.get(session.envelope) ?? [];
       if (!verdicts.length) throw smtpError('noRecipients');

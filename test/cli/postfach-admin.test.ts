@@ -212,7 +212,8 @@ describe('postfach admin', () => {
     expect(added).toMatchObject({ code: 0, stderr: '' });
     expect(added.stdout).toContain('(keeping a copy)');
     const [third, bad, self] = await Promise.all([
-      postfach(['admin', 'forward', 'add', 'info@example.org', 'dritte@remote.example', '--keep-copy']),
+      // adding a destination without a keep-copy option leaves the forward's keep-copy as it was
+      postfach(['admin', 'forward', 'add', 'info@example.org', 'dritte@remote.example']),
       postfach(['admin', 'forward', 'add', 'info@example.org', 'ok@remote.example', 'kaputt', '--keep-copy']),
       postfach(['admin', 'forward', 'add', 'info@example.org', 'INFO@example.org', '--keep-copy'])
     ]);
@@ -236,6 +237,12 @@ describe('postfach admin', () => {
     expect(json(listed)).toEqual([{ source: 'info@example.org', destinations: left, keepCopy: true, list: left.join(','), copy: 'keep-copy' }]);
     expect(rows('SELECT keep_copy FROM forwards WHERE source = ?', 'info@example.org')).toEqual([{ keep_copy: 1 }]);
     expect(missing).toMatchObject({ code: 1, stderr: 'postfach: destination: info@example.org does not forward to kopie@remote.example\n' });
+
+    expect(await postfach(['admin', 'forward', 'add', 'info@example.org', 'zweite@remote.example', '--no-keep-copy'])).toMatchObject({ code: 0, stderr: '' });
+    changes.push({ action: 'forward.add', target: 'info@example.org' });
+    expect(rows('SELECT keep_copy FROM forwards WHERE source = ?', 'info@example.org')).toEqual([{ keep_copy: 0 }]);
+    expect(await postfach(['admin', 'forward', 'add', 'info@example.org', 'zweite@remote.example', '--keep-copy'])).toMatchObject({ code: 0, stderr: '' });
+    changes.push({ action: 'forward.add', target: 'info@example.org' });
   });
 
   it('sets and clears a catch-all; a target that is no account or alias is refused', async () => {
@@ -322,13 +329,17 @@ describe('postfach admin', () => {
   });
 
   it('refuses a password in the arguments, and unknown commands, with exit code 2 and the usage', async () => {
-    const [inArgs, inArgsEq, unknown, unknownAdmin, nothing] = await Promise.all([
+    const [inArgs, inArgsEq, unknown, unknownAdmin, nothing, typo] = await Promise.all([
       postfach(['admin', 'account', 'add', 'neu@example.org', '--password', 'Geheim-Passwort-1']),
       postfach(['admin', 'account', 'passwd', 'info@example.org', '--password=Geheim-Passwort-1']),
       postfach(['frobnicate']),
       postfach(['admin', 'account', 'frobnicate', 'info@example.org']),
-      postfach([])
+      postfach([]),
+      // a mistyped option would otherwise create an active account
+      postfach(['admin', 'account', 'add', 'typo@example.org', '--inactve', '--password-stdin'], 'Geheim-Passwort-1\n')
     ]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^postfach: unknown option --inactve\n/);
     for (const r of [inArgs, inArgsEq]) {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^postfach: passwords are never taken as arguments: use --password-stdin\n\nUsage: postfach/);
@@ -339,9 +350,11 @@ describe('postfach admin', () => {
     expect(unknownAdmin.code).toBe(2);
     expect(unknownAdmin.stderr).toMatch(/^postfach: unknown admin command "account frobnicate info@example.org"\n\nUsage: postfach/);
     expect(nothing.code).toBe(2);
-    expect(nothing.stdout).toContain('Usage: postfach <command>');
+    expect(nothing.stderr).toContain('Usage: postfach <command>');
+    expect(nothing.stdout).toBe('');
 
     expect(rows('SELECT id FROM accounts WHERE address = ?', 'neu@example.org')).toEqual([]);
+    expect(rows('SELECT id FROM accounts WHERE address = ?', 'typo@example.org')).toEqual([]);
     expect(await verifyPassword(passwordHash('info@example.org'), NEW_PASSWORD)).toBe(true);
   });
 

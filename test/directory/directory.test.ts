@@ -293,7 +293,8 @@ describe('accounts and routing in the database', () => {
       expect(summary(await resolve('catch@other.example'))).toEqual({ status: 'accept', address: 'catch@other.example', accounts: ['catch@other.example'], remote: [] });
       await setActive(handle.db, actor, 'catch@other.example', false);
       try {
-        expect((await resolve('anything@other.example')).status).toBe('unknown');
+        // a catch-all pointing at a deactivated account refuses as that account would (550 5.2.1)
+        expect((await resolve('anything@other.example')).status).toBe('disabled');
       } finally {
         await setActive(handle.db, actor, 'catch@other.example', true);
       }
