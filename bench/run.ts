@@ -1,4 +1,5 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap).
+import { benchImap } from './imap.js';
 import { benchInbound } from './inbound.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number | string>>> = {
@@ -7,6 +8,11 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
       messages: Number(process.env.BENCH_N ?? 2000),
       connections: Number(process.env.BENCH_C ?? 20),
       sizeKb: 10
+    }),
+  imap: () =>
+    benchImap({
+      messages: Number(process.env.BENCH_IMAP_N ?? 100_000),
+      idleConnections: Number(process.env.BENCH_IDLE ?? 5000)
     })
 };
 

@@ -6,6 +6,9 @@ import { createResolver } from './dns/resolver.js';
 import { createLogger, type Logger } from './log/logger.js';
 import type { Services } from './services.js';
 import { createMxServer, type MxServer } from './smtp/mx.js';
+import { createImapServer, type ImapServer } from './imap/server.js';
+import { LoginLimiter } from './auth/rate-limit.js';
+import type { ImapSession } from './imap/session.js';
 import { BlobStore } from './store/blobs.js';
 import { MailboxNotifier } from './store/notifier.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -49,6 +52,10 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   };
 
   let mx: MxServer | undefined;
+  const imapServers: ImapServer[] = [];
+  // one limiter and one session set for every login protocol, so guessing cannot hop between ports
+  const limiter = new LoginLimiter();
+  const imapSessions = new Set<ImapSession>();
   let closed = false;
 
   return {
@@ -59,12 +66,18 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         mx = createMxServer(services);
         listening.smtp = await mx.listen(config.smtp.port, config.bind);
       }
+      for (const [key, implicitTls] of [['imap', false], ['imaps', true]] as const) {
+        if (config[key].port < 0) continue;
+        const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions });
+        imapServers.push(server);
+        listening[key] = await server.listen(config[key].port, config.bind);
+      }
       return listening;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await mx?.close();
+      await Promise.all([mx?.close(), ...imapServers.map((s) => s.close())]);
       await database.close();
     }
   };

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 export interface ChildServer {
   process: ChildProcess;
   port: number;
+  /** every bound port by service (smtp, imap, …) */
+  ports: Record<string, number>;
   /** ends stdin: the child reports what it stored and exits */
   finish(): Promise<{ stored: number; head: string }>;
   /** SIGKILL: a crash at whatever point the server is */
@@ -22,10 +24,11 @@ export async function startChildServer(options: { dns: string; dataDir?: string;
     if (done) throw new Error('server process ended without answering');
     return JSON.parse(value as string);
   };
-  const { port } = await next();
+  const { port, ports } = await next();
   return {
     process: child,
     port,
+    ports,
     async finish() {
       child.stdin!.end();
       const report = await next();

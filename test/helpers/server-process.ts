@@ -13,7 +13,7 @@ if (options.domain) {
   const existing = await server.app.services.db.selectFrom('accounts').select('id').executeTakeFirst();
   if (!existing) await provision(server, options.domain, options.locals ?? []);
 }
-process.stdout.write(JSON.stringify({ port: server.ports.smtp }) + '\n');
+process.stdout.write(JSON.stringify({ port: server.ports.smtp, ports: server.ports, pid: process.pid }) + '\n');
 
 process.stdin.resume();
 process.stdin.on('end', async () => {

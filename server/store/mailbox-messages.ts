@@ -1,0 +1,213 @@
+// Message operations inside one account's folders for IMAP: list/fetch by UID, flag changes with modseq
+// (RFC 7162), expunge with an expunge log (QRESYNC), copy/move with UIDPLUS mappings, folder deletion.
+import { sql } from 'kysely';
+import type { Mailbox } from '../db/schema.js';
+import type { Tx } from '../db/transaction.js';
+import { dropBlobReferences, addBlobReferences } from './messages.js';
+import { hasChildren, MailboxError, requireMailbox } from './mailboxes.js';
+
+export interface MessageRow {
+  id: number;
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: number;
+  size: number;
+  blobId: string;
+  envelope: string;
+  bodystructure: string;
+}
+
+/** UID ranges, inclusive, as the session resolved them from a sequence set. */
+export type UidRanges = Array<[number, number]>;
+
+export const parseFlags = (flags: string): string[] => (flags ? flags.split(' ') : []);
+
+/** All UIDs of a folder in ascending order: the session's sequence-number map. */
+export async function listUids(tx: Tx, mailboxId: number): Promise<number[]> {
+  const rows = await tx.selectFrom('messages').select('uid').where('mailbox_id', '=', mailboxId).orderBy('uid').execute();
+  return rows.map((r) => r.uid);
+}
+
+function toRow(r: { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_id: string; envelope: string; bodystructure: string }): MessageRow {
+  return { id: r.id, uid: r.uid, modseq: r.modseq, flags: parseFlags(r.flags), internalDate: r.internal_date, size: r.size, blobId: r.blob_id, envelope: r.envelope, bodystructure: r.bodystructure };
+}
+
+/** Messages whose UIDs fall in the ranges, ascending; optionally only those changed after a modseq (CHANGEDSINCE). */
+export async function fetchRows(tx: Tx, mailboxId: number, ranges: UidRanges, changedSince?: number): Promise<MessageRow[]> {
+  if (!ranges.length) return [];
+  const out: MessageRow[] = [];
+  // a few ranges become SQL; many small ones are fetched by their span and filtered here
+  const spans = ranges.length <= 50 ? ranges : [[ranges[0][0], ranges[ranges.length - 1][1]] as [number, number]];
+  for (const [lo, hi] of spans) {
+    let q = tx
+      .selectFrom('messages')
+      .select(['id', 'uid', 'modseq', 'flags', 'internal_date', 'size', 'blob_id', 'envelope', 'bodystructure'])
+      .where('mailbox_id', '=', mailboxId)
+      .where('uid', '>=', lo)
+      .where('uid', '<=', hi);
+    if (changedSince !== undefined) q = q.where('modseq', '>', changedSince);
+    for (const r of await q.orderBy('uid').execute()) out.push(toRow(r));
+  }
+  if (spans === ranges) return out;
+  return out.filter((m) => ranges.some(([lo, hi]) => m.uid >= lo && m.uid <= hi));
+}
+
+/** Allocates the next modseq of a folder (one per command that changes it, RFC 7162 §3.1). */
+async function nextModseq(tx: Tx, mailboxId: number): Promise<number> {
+  const row = await tx
+    .updateTable('mailboxes')
+    .set((eb) => ({ highestmodseq: eb('highestmodseq', '+', 1) }))
+    .where('id', '=', mailboxId)
+    .returning('highestmodseq')
+    .executeTakeFirstOrThrow();
+  return row.highestmodseq;
+}
+
+export interface FlagChange {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+/**
+ * STORE: adds, removes or replaces flags. With unchangedSince (CONDSTORE) messages modified after it are left
+ * alone and reported in `failed` (RFC 7162 §3.1.3).
+ */
+export async function updateFlags(
+  tx: Tx,
+  mailboxId: number,
+  ranges: UidRanges,
+  mode: 'add' | 'remove' | 'set',
+  flags: string[],
+  unchangedSince?: number
+): Promise<{ changed: FlagChange[]; unchanged: FlagChange[]; failed: number[] }> {
+  const rows = await fetchRows(tx, mailboxId, ranges);
+  const changed: FlagChange[] = [];
+  const unchanged: FlagChange[] = [];
+  const failed: number[] = [];
+  let modseq = 0;
+  for (const row of rows) {
+    if (unchangedSince !== undefined && row.modseq > unchangedSince) {
+      failed.push(row.uid);
+      continue;
+    }
+    const current = new Set(row.flags);
+    let next: Set<string>;
+    if (mode === 'set') next = new Set(flags);
+    else {
+      next = new Set(current);
+      for (const f of flags) mode === 'add' ? next.add(f) : next.delete(f);
+    }
+    const same = next.size === current.size && [...next].every((f) => current.has(f));
+    if (same) {
+      unchanged.push({ uid: row.uid, flags: row.flags, modseq: row.modseq });
+      continue;
+    }
+    modseq ||= await nextModseq(tx, mailboxId);
+    const list = [...next];
+    await tx.updateTable('messages').set({ flags: list.join(' '), modseq }).where('id', '=', row.id).execute();
+    changed.push({ uid: row.uid, flags: list, modseq });
+  }
+  return { changed, unchanged, failed };
+}
+
+/** Removes messages from a folder: expunge log, quota, blob references. Returns the blob ids to unlink. */
+async function removeMessages(tx: Tx, mailbox: Mailbox, rows: Array<{ id: number; uid: number; size: number; blob_id: string }>): Promise<{ uids: number[]; modseq: number; freed: string[] }> {
+  if (!rows.length) return { uids: [], modseq: mailbox.highestmodseq, freed: [] };
+  const modseq = await nextModseq(tx, mailbox.id);
+  const counts = new Map<string, number>();
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await tx.deleteFrom('messages').where('id', 'in', chunk.map((r) => r.id)).execute();
+    await tx.insertInto('expunges').values(chunk.map((r) => ({ mailbox_id: mailbox.id, uid: r.uid, modseq }))).execute();
+  }
+  for (const r of rows) {
+    counts.set(r.blob_id, (counts.get(r.blob_id) ?? 0) + 1);
+    bytes += r.size;
+  }
+  await tx.updateTable('accounts').set((eb) => ({ used_bytes: eb('used_bytes', '-', bytes) })).where('id', '=', mailbox.account_id).execute();
+  const freed = await dropBlobReferences(tx, counts);
+  return { uids: rows.map((r) => r.uid), modseq, freed };
+}
+
+/** EXPUNGE / UID EXPUNGE (RFC 4315): removes \Deleted messages, optionally only those in the UID ranges. */
+export async function expungeDeleted(tx: Tx, mailbox: Mailbox, ranges?: UidRanges): Promise<{ uids: number[]; modseq: number; freed: string[] }> {
+  const rows = await tx
+    .selectFrom('messages')
+    .select(['id', 'uid', 'size', 'blob_id', 'flags'])
+    .where('mailbox_id', '=', mailbox.id)
+    .where(sql<boolean>`(' ' || flags || ' ') LIKE '% \\Deleted %'`)
+    .orderBy('uid')
+    .execute();
+  const selected = ranges ? rows.filter((r) => ranges.some(([lo, hi]) => r.uid >= lo && r.uid <= hi)) : rows;
+  return removeMessages(tx, mailbox, selected);
+}
+
+export interface CopyResult {
+  /** UIDs in the source, ascending, and the UIDs they got in the target (RFC 4315 COPYUID) */
+  sourceUids: number[];
+  targetUids: number[];
+  uidvalidity: number;
+  modseq: number;
+}
+
+/** COPY: the copies keep flags and internal date and get new UIDs in the target (RFC 9051 §6.4.7). */
+export async function copyMessages(tx: Tx, source: Mailbox, ranges: UidRanges, target: Mailbox): Promise<CopyResult> {
+  const rows = await tx
+    .selectFrom('messages')
+    .selectAll()
+    .where('mailbox_id', '=', source.id)
+    .where((eb) => eb.or(ranges.slice(0, 200).map(([lo, hi]) => eb.and([eb('uid', '>=', lo), eb('uid', '<=', hi)]))))
+    .orderBy('uid')
+    .execute();
+  const selected = ranges.length > 200 ? rows.filter((r) => ranges.some(([lo, hi]) => r.uid >= lo && r.uid <= hi)) : rows;
+  const fresh = await tx.selectFrom('mailboxes').selectAll().where('id', '=', target.id).executeTakeFirstOrThrow();
+  if (!selected.length) return { sourceUids: [], targetUids: [], uidvalidity: fresh.uidvalidity, modseq: fresh.highestmodseq };
+  const modseq = fresh.highestmodseq + 1;
+  let uid = fresh.uidnext;
+  const targetUids: number[] = [];
+  const refs = new Map<string, { size: number; n: number }>();
+  let bytes = 0;
+  for (const r of selected) {
+    const { id: _id, ...values } = r;
+    await tx.insertInto('messages').values({ ...values, mailbox_id: target.id, uid, modseq }).execute();
+    targetUids.push(uid++);
+    const ref = refs.get(r.blob_id) ?? { size: r.size, n: 0 };
+    ref.n++;
+    refs.set(r.blob_id, ref);
+    bytes += r.size;
+  }
+  for (const [id, ref] of refs) await addBlobReferences(tx, { id, size: ref.size }, ref.n);
+  await tx.updateTable('mailboxes').set({ uidnext: uid, highestmodseq: modseq }).where('id', '=', target.id).execute();
+  await tx.updateTable('accounts').set((eb) => ({ used_bytes: eb('used_bytes', '+', bytes) })).where('id', '=', target.account_id).execute();
+  return { sourceUids: selected.map((r) => r.uid), targetUids, uidvalidity: fresh.uidvalidity, modseq };
+}
+
+/** MOVE (RFC 6851): copy, then remove from the source without needing \Deleted. */
+export async function moveMessages(tx: Tx, source: Mailbox, ranges: UidRanges, target: Mailbox): Promise<CopyResult & { expunged: { uids: number[]; modseq: number; freed: string[] } }> {
+  const copied = await copyMessages(tx, source, ranges, target);
+  const set = new Set(copied.sourceUids);
+  const rows = (await tx.selectFrom('messages').select(['id', 'uid', 'size', 'blob_id']).where('mailbox_id', '=', source.id).orderBy('uid').execute()).filter((r) => set.has(r.uid));
+  const fresh = await tx.selectFrom('mailboxes').selectAll().where('id', '=', source.id).executeTakeFirstOrThrow();
+  return { ...copied, expunged: await removeMessages(tx, fresh, rows) };
+}
+
+/** DELETE of a folder (RFC 9051 §6.3.5): not INBOX or special-use folders, not while it has inferiors. */
+export async function deleteMailbox(tx: Tx, accountId: number, name: string): Promise<{ mailbox: Mailbox; freed: string[] }> {
+  const mailbox = await requireMailbox(tx, accountId, name);
+  if (mailbox.name === 'INBOX' || mailbox.special_use) throw new MailboxError('CANNOT', `${mailbox.name} is a special folder and cannot be deleted`);
+  if (await hasChildren(tx, accountId, mailbox.name)) throw new MailboxError('HASCHILDREN', 'Delete the folders inside it first');
+  const rows = await tx.selectFrom('messages').select(['id', 'uid', 'size', 'blob_id']).where('mailbox_id', '=', mailbox.id).execute();
+  const { freed } = await removeMessages(tx, mailbox, rows);
+  await tx.deleteFrom('expunges').where('mailbox_id', '=', mailbox.id).execute();
+  await tx.deleteFrom('mailboxes').where('id', '=', mailbox.id).execute();
+  return { mailbox, freed };
+}
+
+/** Expunge log entries after a modseq (QRESYNC VANISHED (EARLIER), RFC 7162 §3.2.5). */
+export async function expungedSince(tx: Tx, mailboxId: number, modseq: number): Promise<number[]> {
+  const rows = await tx.selectFrom('expunges').select('uid').where('mailbox_id', '=', mailboxId).where('modseq', '>', modseq).orderBy('uid').execute();
+  return rows.map((r) => r.uid);
+}
