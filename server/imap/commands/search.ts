@@ -49,7 +49,10 @@ export async function runSearch(session: ImapSession, command: ImapCommand, inpu
     (blobId: string) => services.blobs.read(blobId)
   );
   // only messages this session knows about; deliveries not yet announced stay out of sequence numbers
-  const uids = result.uids.filter((u) => selected.seqOf(u) > 0);
+  const kept = result.uids.map((u, i) => [u, result.modseqs[i]] as const).filter(([u]) => selected.seqOf(u) > 0);
+  const uids = kept.map(([u]) => u);
+  // RFC 7162 §3.1.5: the highest modseq among the messages returned, not among all matches
+  const highestModseq = kept.reduce((max, [, m]) => Math.max(max, m), 0);
   const numbers = byUid ? uids : uids.map((u) => selected.seqOf(u));
   if (returns?.includes('SAVE')) session.searchResult = uids;
   const rev2 = session.enabled.has('IMAP4REV2');
@@ -63,11 +66,11 @@ export async function runSearch(session: ImapSession, command: ImapCommand, inpu
       if (options.includes('ALL')) parts.push(`ALL ${compactSet(numbers)}`);
     }
     if (options.includes('COUNT')) parts.push(`COUNT ${numbers.length}`);
-    if (modseqWanted && numbers.length) parts.push(`MODSEQ ${result.highestModseq}`);
+    if (modseqWanted && numbers.length) parts.push(`MODSEQ ${highestModseq}`);
     // RFC 5182 §2.1: SAVE alone (or with only itself) sends no ESEARCH
     if (!(returns && returns.length === 1 && returns[0] === 'SAVE')) session.write(parts.join(' ') + '\r\n');
   } else {
-    const modseq = modseqWanted && numbers.length ? ` (MODSEQ ${result.highestModseq})` : '';
+    const modseq = modseqWanted && numbers.length ? ` (MODSEQ ${highestModseq})` : '';
     session.write(`* SEARCH${numbers.length ? ' ' + numbers.join(' ') : ''}${modseq}\r\n`);
   }
   return { text: `${byUid ? 'UID ' : ''}SEARCH completed` };
