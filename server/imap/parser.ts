@@ -95,10 +95,16 @@ interface CommandInProgress {
 
 interface LiteralInProgress {
   pieces: Buffer[];
+  /** small pieces are copied into blocks, so a client trickling bytes does not cost an object per push */
+  block: Buffer | null;
+  blockUsed: number;
   received: number;
   length: number;
   binary: boolean;
 }
+
+/** Size of the blocks small literal pieces are gathered in; larger pieces are kept as they came. */
+const LITERAL_BLOCK = 64 * 1024;
 
 /** `{n}`, `{n+}`, `~{n}` or `~{n+}` ending a line (RFC 9051 §4.3, RFC 7888 §3, RFC 3516 §4). */
 function trailingLiteral(line: Buffer): { start: number; length: number; nonSync: boolean; binary: boolean } | null {
@@ -150,8 +156,8 @@ export class CommandParser {
 
   private readonly limits: ParserLimits;
   private readonly literalPlus: boolean;
-  /** bytes of the current line before its LF arrived (copies: never pins the caller's chunks) */
-  private lineParts: Buffer[] = [];
+  /** bytes of the current line before its LF arrived, copied (never pins the caller's chunks), grown by doubling */
+  private lineBuffer: Buffer | null = null;
   private lineLength = 0;
   private command: CommandInProgress | null = null;
   private literal: LiteralInProgress | null = null;
@@ -181,24 +187,25 @@ export class CommandParser {
   }
 
   private readLine(chunk: Buffer, pos: number, events: ParserEvent[]): number {
-    // look no further than the limit allows (+1 for the CR before LF): a huge line costs no scanning either
+    // what this line may still take: maxLineLength, plus the CR before LF
     const allowed = this.limits.maxLineLength + 1 - this.lineLength;
-    const lf = chunk.subarray(pos, pos + allowed + 1).indexOf(LF);
-    if (lf < 0) {
-      if (chunk.length - pos > allowed) {
-        this.fatal('Line too long', this.pendingTag(chunk.subarray(pos)), events);
-        return chunk.length;
-      }
-      this.lineParts.push(Buffer.from(chunk.subarray(pos)));
-      this.lineLength += chunk.length - pos;
+    const found = chunk.indexOf(LF, pos);
+    if ((found < 0 ? chunk.length : found) - pos > allowed) {
+      this.fatal('Line too long', this.pendingTag(chunk.subarray(pos, pos + 256)), events);
       return chunk.length;
     }
+    if (found < 0) {
+      this.keepLinePart(chunk.subarray(pos));
+      return chunk.length;
+    }
+    const lf = found - pos;
     let line = chunk.subarray(pos, pos + lf);
-    if (this.lineParts.length) {
-      this.lineParts.push(line);
-      line = Buffer.concat(this.lineParts, this.lineLength + lf);
-      this.lineParts = [];
+    if (this.lineLength) {
+      // the line is parsed from the buffer right away: values copy what they keep, so it is reused afterwards
+      this.keepLinePart(line);
+      line = this.lineBuffer!.subarray(0, this.lineLength);
       this.lineLength = 0;
+      if (this.lineBuffer!.length > 4096) this.lineBuffer = null;
     }
     let terminator = 1;
     if (line.length && line[line.length - 1] === CR) {
@@ -211,6 +218,18 @@ export class CommandParser {
     }
     this.onLine(line, terminator, events);
     return pos + lf + 1;
+  }
+
+  private keepLinePart(part: Buffer): void {
+    const needed = this.lineLength + part.length;
+    if (!this.lineBuffer || this.lineBuffer.length < needed) {
+      const size = Math.min(Math.max(256, needed, (this.lineBuffer?.length ?? 0) * 2), this.limits.maxLineLength + 1);
+      const grown = Buffer.allocUnsafe(size);
+      this.lineBuffer?.copy(grown, 0, 0, this.lineLength);
+      this.lineBuffer = grown;
+    }
+    part.copy(this.lineBuffer, this.lineLength);
+    this.lineLength = needed;
   }
 
   private onLine(line: Buffer, terminator: number, events: ParserEvent[]): void {
@@ -352,22 +371,28 @@ export class CommandParser {
 
   /** quoted = DQUOTE *QUOTED-CHAR DQUOTE with only \" and \\ escaped (RFC 9051 §9); 8-bit accepted. */
   private quoted(frame: Frame, line: Buffer, i: number): number {
-    let from = i + 1;
-    let pieces: Buffer[] | null = null;
-    let j = from;
+    const start = i + 1;
+    let escapes = 0;
+    let j = start;
     for (; ; j++) {
       if (j >= line.length) throw new Malformed('Unterminated quoted string');
       const c = line[j];
       if (c === DQUOTE) break;
       if (c === BACKSLASH) {
-        const next = line[j + 1];
+        const next = line[++j];
         if (next !== DQUOTE && next !== BACKSLASH) throw new Malformed('Invalid escape in quoted string');
-        (pieces ??= []).push(line.subarray(from, j));
-        from = ++j;
+        escapes++;
       } else if (c === 0 || c === CR) throw new Malformed('Invalid character in quoted string');
     }
-    const rest = line.subarray(from, j);
-    const value = pieces ? Buffer.concat([...pieces, rest]) : Buffer.from(rest);
+    let value: Buffer;
+    if (!escapes) value = Buffer.from(line.subarray(start, j));
+    else {
+      value = Buffer.allocUnsafe(j - start - escapes);
+      for (let from = start, to = 0; from < j; from++) {
+        if (line[from] === BACKSLASH) from++;
+        value[to++] = line[from];
+      }
+    }
     frame.items.push({ type: 'string', value, literal: false });
     return j + 1;
   }
@@ -388,26 +413,46 @@ export class CommandParser {
     }
     if (!nonSync) events.push({ kind: 'continue' });
     command.size += length;
-    this.literal = { pieces: [], received: 0, length, binary };
+    this.literal = { pieces: [], block: null, blockUsed: 0, received: 0, length, binary };
     if (length === 0) this.endLiteral();
   }
 
   private readLiteral(chunk: Buffer, pos: number): number {
     const literal = this.literal!;
     const n = Math.min(literal.length - literal.received, chunk.length - pos);
-    let piece = chunk.subarray(pos, pos + n);
-    // a small piece of a large buffer is copied so the literal never pins more memory than its own size twice over
-    if (piece.length * 2 < piece.buffer.byteLength) piece = Buffer.from(piece);
-    literal.pieces.push(piece);
+    const piece = chunk.subarray(pos, pos + n);
     literal.received += n;
+    if (n >= LITERAL_BLOCK / 2 && n * 2 >= piece.buffer.byteLength) {
+      // a large piece that is most of its own memory is kept as it came: no copy until the end
+      this.flushBlock(literal);
+      literal.pieces.push(piece);
+    } else {
+      for (let copied = 0; copied < n; ) {
+        if (!literal.block || literal.blockUsed === literal.block.length) {
+          this.flushBlock(literal);
+          // never more than the bytes still to come: a declared size alone allocates nothing large
+          literal.block = Buffer.allocUnsafe(Math.min(LITERAL_BLOCK, literal.length - literal.received + n - copied));
+        }
+        const take = piece.copy(literal.block, literal.blockUsed, copied);
+        literal.blockUsed += take;
+        copied += take;
+      }
+    }
     if (literal.received === literal.length) this.endLiteral();
     return pos + n;
+  }
+
+  private flushBlock(literal: LiteralInProgress): void {
+    if (literal.block && literal.blockUsed) literal.pieces.push(literal.block.subarray(0, literal.blockUsed));
+    literal.block = null;
+    literal.blockUsed = 0;
   }
 
   private endLiteral(): void {
     const literal = this.literal!;
     const command = this.command!;
     this.literal = null;
+    this.flushBlock(literal);
     const value = Buffer.concat(literal.pieces, literal.length);
     command.stack[command.stack.length - 1].items.push(literal.binary ? { type: 'string', value, literal: true, binary: true } : { type: 'string', value, literal: true });
     command.needSpace = true;
@@ -433,7 +478,7 @@ export class CommandParser {
     this.dead = true;
     this.command = null;
     this.literal = null;
-    this.lineParts = [];
+    this.lineBuffer = null;
     events.push({ kind: 'error', tag, message, fatal: true });
   }
 
@@ -441,9 +486,9 @@ export class CommandParser {
   private pendingTag(rest: Buffer): string | null {
     if (this.command) return this.command.tag;
     if (this.discarding || this.rawMode) return null;
-    const head = this.lineParts.length ? this.lineParts[0] : rest;
+    const head = this.lineLength ? Buffer.concat([this.lineBuffer!.subarray(0, Math.min(this.lineLength, 256)), rest]) : rest;
     let i = 0;
-    while (i < head.length && i < 256 && CHAR_CLASS[head[i]] & TAG) i++;
+    while (i < head.length && CHAR_CLASS[head[i]] & TAG) i++;
     return i > 0 && head[i] === SP ? head.toString('latin1', 0, i) : null;
   }
 }

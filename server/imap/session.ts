@@ -234,7 +234,7 @@ export class ImapSession {
         } else if (event.kind === 'line') {
           // a raw line nobody waited for: re-read it as a command
           this.parser.rawMode = false;
-          for (const e of this.parser.push(Buffer.concat([event.line, Buffer.from('\r\n')]))) this.queue.unshift(e);
+          this.queue.unshift(...this.parser.push(Buffer.concat([event.line, Buffer.from('\r\n')])));
         }
       }
     } finally {

@@ -4,6 +4,7 @@ import { bad } from '../errors.js';
 
 export function astring(value: ImapValue | undefined, what: string): string {
   if (value?.type === 'atom' && !value.section) return value.value;
+  if (value?.type === 'nil') return 'NIL'; // an astring spelled NIL is the name "NIL" (RFC 9051 §9 astring)
   if (value?.type === 'string') return value.value.toString('utf8');
   throw bad(`Expected ${what}`);
 }
