@@ -2,23 +2,44 @@
 // changes made by other sessions and by deliveries into EXISTS / EXPUNGE / VANISHED / FETCH FLAGS responses.
 import type { Mailbox } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
-import { fetchRows, listUids, type UidRanges } from '../store/mailbox-messages.js';
+import { expungedSince, fetchRows, listUids, type MessageRow, type UidRanges } from '../store/mailbox-messages.js';
 import { compactSet } from './sequence.js';
 
+/**
+ * UID lists of folders, shared by every session that selects the same unchanged folder: 5,000 sessions on a
+ * 100,000-message INBOX hold one array, not 5,000. Keyed by what changes whenever messages come or go.
+ */
+const uidLists = new Map<number, { key: string; uids: readonly number[] }>();
+
+export async function sharedUidList(tx: Tx, mailbox: Mailbox): Promise<readonly number[]> {
+  const key = `${mailbox.uidnext}/${mailbox.highestmodseq}`;
+  const cached = uidLists.get(mailbox.id);
+  if (cached && cached.key === key) return cached.uids;
+  const uids = await listUids(tx, mailbox.id);
+  uidLists.set(mailbox.id, { key, uids });
+  if (uidLists.size > 1000) uidLists.delete(uidLists.keys().next().value!);
+  return uids;
+}
+
 export class SelectedMailbox {
-  /** UIDs in sequence-number order: uids[n - 1] is the UID of message n */
-  uids: number[];
+  /** UIDs in sequence-number order: uids[n - 1] is the UID of message n. Never mutated in place (shared). */
+  uids: readonly number[];
   /** something changed in this folder since the last reconcile */
   dirty = false;
-  /** UIDs whose flags another session changed, to announce with FETCH */
-  flagChanges = new Set<number>();
+  /** the folder's HIGHESTMODSEQ this session has caught up with */
+  knownModseq: number;
+  /** modseqs of flag changes this session made and already reported to its client */
+  readonly ownModseqs = new Set<number>();
+  /** UIDs expunged elsewhere that may not be announced yet (RFC 9051 §7.5.1) */
+  private readonly pendingExpunged = new Set<number>();
 
   constructor(
     public mailbox: Mailbox,
     public readonly readOnly: boolean,
-    uids: number[]
+    uids: readonly number[]
   ) {
     this.uids = uids;
+    this.knownModseq = mailbox.highestmodseq;
   }
 
   get exists(): number {
@@ -52,56 +73,60 @@ export class SelectedMailbox {
     return out;
   }
 
-  /** Removes UIDs this session expunged itself; returns their sequence numbers in the order to announce them. */
+  /** Removes UIDs; returns their sequence numbers in the order to announce them. */
   removeUids(uids: number[]): number[] {
     const seqs: number[] = [];
     const gone = new Set(uids);
     // announce from the highest sequence number down so earlier numbers stay valid while the client applies them
     for (let i = this.uids.length - 1; i >= 0; i--) if (gone.has(this.uids[i])) seqs.push(i + 1);
-    this.uids = this.uids.filter((u) => !gone.has(u));
+    if (seqs.length) this.uids = this.uids.filter((u) => !gone.has(u));
+    for (const u of uids) this.pendingExpunged.delete(u);
     return seqs;
   }
 
   /**
-   * Brings the map up to date with the database and returns the untagged responses that tell the client.
-   * When expunges may not be announced (during FETCH, STORE, SEARCH by sequence number, RFC 9051 §7.5.1)
-   * vanished messages stay in the map until a later reconcile.
+   * Catches up with changes since knownModseq, through the indexes (expunge log, modseq, UID) rather than by
+   * comparing whole UID lists, and returns the untagged responses that tell the client. When expunges may not
+   * be announced (during FETCH, STORE, SEARCH by sequence number, RFC 9051 §7.5.1) they wait for a later call.
    */
   async reconcile(tx: Tx, options: { allowExpunge: boolean; qresync: boolean; condstore: boolean }): Promise<string[]> {
-    if (!this.dirty && !this.flagChanges.size) return [];
+    if (!this.dirty && !(options.allowExpunge && this.pendingExpunged.size)) return [];
+    this.dirty = false;
     const lines: string[] = [];
-    const current = await listUids(tx, this.mailbox.id);
     const fresh = await tx.selectFrom('mailboxes').selectAll().where('id', '=', this.mailbox.id).executeTakeFirst();
-    if (fresh) this.mailbox = fresh;
-    const present = new Set(current);
-    const vanished = this.uids.filter((u) => !present.has(u));
-    if (vanished.length && options.allowExpunge) {
+    if (!fresh) return lines;
+    this.mailbox = fresh;
+    const lastUid = this.uids.length ? this.uids[this.uids.length - 1] : 0;
+    let added: number[] = [];
+    let changed: MessageRow[] = [];
+    if (fresh.highestmodseq > this.knownModseq) {
+      for (const uid of await expungedSince(tx, fresh.id, this.knownModseq)) if (this.seqOf(uid)) this.pendingExpunged.add(uid);
+      if (lastUid) changed = await fetchRows(tx, fresh.id, [[1, lastUid]], this.knownModseq);
+      const rows = await tx.selectFrom('messages').select('uid').where('mailbox_id', '=', fresh.id).where('uid', '>', lastUid).orderBy('uid').execute();
+      added = rows.map((r) => r.uid);
+      this.knownModseq = fresh.highestmodseq;
+    }
+    if (options.allowExpunge && this.pendingExpunged.size) {
+      const gone = [...this.pendingExpunged].sort((a, b) => a - b);
       if (options.qresync) {
-        this.removeUids(vanished);
-        lines.push(`* VANISHED ${compactSet(vanished)}`);
+        this.removeUids(gone);
+        lines.push(`* VANISHED ${compactSet(gone)}`);
       } else {
-        for (const seq of this.removeUids(vanished)) lines.push(`* ${seq} EXPUNGE`);
+        for (const seq of this.removeUids(gone)) lines.push(`* ${seq} EXPUNGE`);
       }
     }
-    const last = this.uids.length ? this.uids[this.uids.length - 1] : 0;
-    const added = current.filter((u) => u > last);
     if (added.length) {
-      this.uids.push(...added);
+      this.uids = this.uids.concat(added);
       lines.push(`* ${this.uids.length} EXISTS`);
     }
-    const changed = [...this.flagChanges].filter((u) => present.has(u) && !added.includes(u));
-    this.flagChanges.clear();
-    if (changed.length) {
-      changed.sort((a, b) => a - b);
-      const rows = await fetchRows(tx, this.mailbox.id, changed.map((u) => [u, u] as [number, number]));
-      for (const row of rows) {
-        const seq = this.seqOf(row.uid);
-        if (!seq) continue;
-        const modseq = options.condstore ? ` MODSEQ (${row.modseq})` : '';
-        lines.push(`* ${seq} FETCH (UID ${row.uid} FLAGS (${row.flags.join(' ')})${modseq})`);
-      }
+    for (const row of changed) {
+      if (this.ownModseqs.has(row.modseq) || this.pendingExpunged.has(row.uid)) continue;
+      const seq = this.seqOf(row.uid);
+      if (!seq) continue;
+      const modseq = options.condstore ? ` MODSEQ (${row.modseq})` : '';
+      lines.push(`* ${seq} FETCH (UID ${row.uid} FLAGS (${row.flags.join(' ')})${modseq})`);
     }
-    this.dirty = vanished.length > 0 && !options.allowExpunge;
+    this.ownModseqs.clear();
     return lines;
   }
 }

@@ -295,8 +295,7 @@ export class ImapSession {
   private onChange(change: MailboxChange): void {
     const selected = this.selected;
     if (!selected || change.mailboxId !== selected.mailbox.id || change.origin === this.id) return;
-    if (change.kind === 'flags') for (const uid of change.uids) selected.flagChanges.add(uid);
-    else selected.dirty = true;
+    selected.dirty = true;
     if (this.idling) void this.flushUpdates(true);
   }
 

@@ -228,7 +228,7 @@ export async function runFetch(session: ImapSession, command: ImapCommand, args:
 }
 
 /** Splits the requested UID ranges into windows of at most CHUNK existing messages. */
-function chunkRanges(ranges: UidRanges, uids: number[]): UidRanges[] {
+function chunkRanges(ranges: UidRanges, uids: readonly number[]): UidRanges[] {
   const wanted = uids.filter((u) => ranges.some(([lo, hi]) => u >= lo && u <= hi));
   const out: UidRanges[] = [];
   for (let i = 0; i < wanted.length; i += CHUNK) {
@@ -250,7 +250,7 @@ function chunkRanges(ranges: UidRanges, uids: number[]): UidRanges[] {
 }
 
 /** True when no message of the mailbox lies strictly between two UIDs (so one range covers both). */
-function uidsBetween(uids: number[], a: number, b: number): boolean {
+function uidsBetween(uids: readonly number[], a: number, b: number): boolean {
   let lo = 0;
   let hi = uids.length;
   while (lo < hi) {
@@ -267,7 +267,10 @@ async function markSeen(session: ImapSession, rows: MessageRow[], seenNow: Set<n
   if (!unseen.length) return rows;
   const selected = session.selected!;
   const result = await session.ctx.services.writes.run((tx) => updateFlags(tx, selected.mailbox.id, unseen.map((r) => [r.uid, r.uid] as [number, number]), 'add', ['\\Seen']));
-  if (result.changed.length) session.publish({ mailboxId: selected.mailbox.id, kind: 'flags', uids: result.changed.map((c) => c.uid), modseq: result.changed[0].modseq });
+  if (result.changed.length) {
+    selected.ownModseqs.add(result.changed[0].modseq);
+    session.publish({ mailboxId: selected.mailbox.id, kind: 'flags', uids: result.changed.map((c) => c.uid), modseq: result.changed[0].modseq });
+  }
   const byUid = new Map(result.changed.map((c) => [c.uid, c]));
   for (const uid of byUid.keys()) seenNow.add(uid);
   return rows.map((r) => {

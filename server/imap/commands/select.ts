@@ -6,8 +6,8 @@ import { bad, no } from '../errors.js';
 import { atom, list, number } from './args.js';
 import { readMailboxName, quoteMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
-import { expungedSince, fetchRows, listUids } from '../../store/mailbox-messages.js';
-import { SelectedMailbox } from '../selected.js';
+import { expungedSince, fetchRows } from '../../store/mailbox-messages.js';
+import { SelectedMailbox, sharedUidList } from '../selected.js';
 import { compactSet, parseSequenceSet } from '../sequence.js';
 
 export const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
@@ -47,7 +47,7 @@ async function open(session: ImapSession, command: ImapCommand, readOnly: boolea
   const { qresync } = readParams(session, command);
   const mailbox = await findMailbox(db, session.account!.id, name);
   if (!mailbox) throw no('NONEXISTENT', 'No such mailbox');
-  const uids = await listUids(db, mailbox.id);
+  const uids = await sharedUidList(db, mailbox);
   const selected = new SelectedMailbox(mailbox, readOnly, uids);
   const lines: string[] = [];
   lines.push(`* ${uids.length} EXISTS`);

@@ -20,5 +20,7 @@ export function resolveSet(session: ImapSession, value: ImapValue | undefined, b
     const max = selected.uids.length ? selected.uids[selected.uids.length - 1] : 0;
     return set.resolve(max);
   }
+  // RFC 9051 §9 seq-number: a number above the messages the client knows of is invalid
+  if (set.highest > selected.exists) throw bad('Invalid sequence number: no such message');
   return selected.seqRangesToUids(set.resolve(selected.exists));
 }

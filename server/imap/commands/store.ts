@@ -30,6 +30,7 @@ export async function runStore(session: ImapSession, command: ImapCommand, args:
   if (i !== args.length) throw bad('Too many STORE arguments');
 
   const result = await session.ctx.services.writes.run((tx) => updateFlags(tx, selected.mailbox.id, ranges, mode, flags, unchangedSince));
+  if (result.changed.length) selected.ownModseqs.add(result.changed[0].modseq);
   if (result.changed.length) session.publish({ mailboxId: selected.mailbox.id, kind: 'flags', uids: result.changed.map((c) => c.uid), modseq: result.changed[0].modseq });
   const lines: string[] = [];
   // RFC 7162 §3.1.3: with UNCHANGEDSINCE, changed messages are reported even with .SILENT (their MODSEQ)
