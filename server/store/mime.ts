@@ -407,7 +407,8 @@ function percentDecode(value: string): Buffer {
   return out.subarray(0, o);
 }
 
-function hexValue(byte: number | undefined): number {
+/** Value of one ASCII hex digit, -1 for anything else (shared by quoted-printable and RFC 2231 percent decoding). */
+export function hexValue(byte: number | undefined): number {
   if (byte === undefined) return -1;
   if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
   const lower = byte | 0x20;

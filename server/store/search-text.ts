@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
-import type { HeaderField, MimePart } from './mime.js';
+import { hexValue, type MimePart } from './mime.js';
 
 export interface SearchFields {
   subject: string; // encoded-words decoded, case kept
@@ -134,13 +134,6 @@ export function decodeQuotedPrintable(src: Buffer): Buffer {
     }
   }
   return out.subarray(0, o);
-}
-
-function hexValue(byte: number | undefined): number {
-  if (byte === undefined) return -1;
-  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
-  const lower = byte | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
 }
 
 function truncateUtf8(text: string, maxBytes: number): string {

@@ -3,12 +3,12 @@
 // failed commands (RFC 2920 §3.1), garbage and cross-protocol (HTTP) command floods, over-long command lines, and
 // connection floods from one address. Each limit must answer with the right reply, store nothing, and leave the
 // server (and usually the session) able to take the next message.
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLIES, type ReplyName } from '../../server/smtp/replies.js';
 import { listMessages } from '../../server/store/messages.js';
 import { provision, startServer, type TestServer } from '../helpers/server.js';
 import { eventually, SmtpWire } from '../helpers/smtp-wire.js';
+import { filesUnder, storedState } from '../helpers/stored-state.js';
 
 const SENDER = 'alice@sender.test';
 const ACCEPTED = /^250 2\.0\.0 Ok: queued as [0-9A-F]{16}$/;
@@ -21,28 +21,6 @@ const UNRECOGNIZED = '500 5.5.2 Error: command not recognized';
 
 const reply = (name: ReplyName) => `${REPLIES[name].code} ${REPLIES[name].enhanced} ${REPLIES[name].text}`;
 
-async function count(server: TestServer, table: 'messages' | 'blobs' | 'outbound'): Promise<number> {
-  const row = await server.app.services.db
-    .selectFrom(table)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-const filesUnder = (dir: string) =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0;
-
-/** Everything a delivery leaves behind: rows, blob files, spool temp files. */
-async function storedState(server: TestServer) {
-  const { blobs } = server.app.services;
-  return {
-    messages: await count(server, 'messages'),
-    blobs: await count(server, 'blobs'),
-    outbound: await count(server, 'outbound'),
-    blobFiles: filesUnder(blobs.root),
-    tempFiles: filesUnder(blobs.tmp)
-  };
-}
 
 async function accountId(server: TestServer, address: string): Promise<number> {
   const row = await server.app.services.db.selectFrom('accounts').select('id').where('address', '=', address).executeTakeFirstOrThrow();

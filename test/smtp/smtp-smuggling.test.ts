@@ -11,6 +11,7 @@ import { REPLIES, type ReplyName } from '../../server/smtp/replies.js';
 import { listMessages } from '../../server/store/messages.js';
 import { provision, startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { SmtpWire } from '../helpers/smtp-wire.js';
+import { storedState } from '../helpers/stored-state.js';
 
 const SENDER = 'alice@sender.test';
 const RCPT = 'info@firma.de';
@@ -76,28 +77,6 @@ function segments(data: string, fakeEnd: string): string[] {
   return [data.slice(0, start), ...data.slice(start, end).split(''), data.slice(end)];
 }
 
-async function count(server: TestServer, table: 'messages' | 'blobs' | 'outbound'): Promise<number> {
-  const row = await server.app.services.db
-    .selectFrom(table)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-const filesUnder = (dir: string) =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0;
-
-/** Everything a delivery leaves behind: rows, blob files, spool temp files. */
-async function storedState(server: TestServer) {
-  const { blobs } = server.app.services;
-  return {
-    messages: await count(server, 'messages'),
-    blobs: await count(server, 'blobs'),
-    outbound: await count(server, 'outbound'),
-    blobFiles: filesUnder(blobs.root),
-    tempFiles: filesUnder(blobs.tmp)
-  };
-}
 
 describe('SMTP smuggling: look-alike end-of-data sequences inside DATA', () => {
   let server: TestServer;
