@@ -28,7 +28,7 @@ function message(i: number): Buffer {
   );
 }
 
-async function populate(dataDir: string, count: number): Promise<number> {
+export async function populate(dataDir: string, count: number): Promise<number> {
   const { db, close } = await openDatabase(dataDir);
   const blobs = new BlobStore(dataDir);
   await blobs.init();

@@ -39,12 +39,18 @@ export interface CommandSpec {
   holdsExpunge?: boolean;
 }
 
-/** Limits of the command parser (hostile input, STYLE.md §10). */
-export function parserLimits(appendLimit: number) {
+/**
+ * Literals before login: only LOGIN, AUTHENTICATE and ID take them (an address, a password of at most 1024 octets,
+ * ID values of at most 1024), so an unauthenticated client cannot make the server hold APPENDLIMIT bytes.
+ */
+export const PREAUTH_LITERAL_LIMIT = 8 * 1024;
+
+/** Limits of the command parser (hostile input, STYLE.md §10); smaller before login. */
+export function parserLimits(appendLimit: number, authenticated = true) {
   return {
     maxLineLength: 64 * 1024, // RFC 7162 §4 recommends accepting at least 8192-octet lines
-    maxLiteralSize: appendLimit,
-    maxCommandSize: appendLimit + 1024 * 1024,
+    maxLiteralSize: authenticated ? appendLimit : PREAUTH_LITERAL_LIMIT,
+    maxCommandSize: authenticated ? appendLimit + 1024 * 1024 : 128 * 1024,
     maxNesting: 16,
     maxValues: 100_000
   };
@@ -94,7 +100,7 @@ export class ImapSession {
     this.secure = secure;
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.log = ctx.log.child({ cid: this.id, ip: this.remoteAddress });
-    this.parser = new CommandParser(parserLimits(ctx.services.config.imap.appendLimit), { literalPlus: true });
+    this.parser = new CommandParser(parserLimits(ctx.services.config.imap.appendLimit, false), { literalPlus: true });
     this.attach(socket);
     this.resetIdleTimer();
   }
@@ -177,6 +183,7 @@ export class ImapSession {
   }
 
   private input(chunk: Buffer): void {
+    if (this.closed) return; // inflated bytes still arriving after BYE (a compression bomb) go nowhere
     this.resetIdleTimer();
     let events: ParserEvent[];
     try {
@@ -197,7 +204,11 @@ export class ImapSession {
         this.queue.push(event);
       }
     }
-    if (this.queue.length > MAX_QUEUED) this.socket.pause();
+    if (this.queue.length > MAX_QUEUED) {
+      this.socket.pause();
+      // one compressed chunk can inflate to millions of pipelined commands (COMPRESS bomb): stop inflating too
+      this.inflate?.pause();
+    }
     void this.process();
   }
 
@@ -219,6 +230,11 @@ export class ImapSession {
     this.parser.rawMode = on;
   }
 
+  /** After login literals may be as large as APPENDLIMIT (commands pipelined behind LOGIN were read with the small limits). */
+  raiseParserLimits(): void {
+    this.parser.limits = parserLimits(this.config.imap.appendLimit);
+  }
+
   private async process(): Promise<void> {
     if (this.processing) return;
     this.processing = true;
@@ -226,6 +242,7 @@ export class ImapSession {
       while (this.queue.length && !this.closed) {
         const event = this.queue.shift()!;
         if (this.queue.length < MAX_QUEUED / 2 && this.socket.isPaused()) this.socket.resume();
+        if (this.queue.length < MAX_QUEUED / 2 && this.inflate?.isPaused()) this.inflate.resume();
         if (event.kind === 'command') await this.run(event.command);
         else if (event.kind === 'error') {
           this.write(`${event.tag ?? '*'} BAD ${event.message}\r\n`);
@@ -296,11 +313,22 @@ export class ImapSession {
     const selected = this.selected;
     if (!selected || change.mailboxId !== selected.mailbox.id || change.origin === this.id) return;
     selected.dirty = true;
-    if (this.idling) void this.flushUpdates(true);
+    if (this.idling) this.flushUpdates(true).catch((err) => this.log.error({ err }, 'IDLE update failed'));
   }
 
-  /** Writes pending untagged updates for the selected mailbox. */
-  async flushUpdates(allowExpunge: boolean): Promise<void> {
+  /**
+   * Writes pending untagged updates for the selected mailbox, one catch-up at a time: the notifications of a
+   * group commit arrive together, and catch-ups running side by side would each append the same new UIDs.
+   */
+  flushUpdates(allowExpunge: boolean): Promise<void> {
+    const run = this.flushing.then(() => this.catchUp(allowExpunge));
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private flushing: Promise<void> = Promise.resolve();
+
+  private async catchUp(allowExpunge: boolean): Promise<void> {
     if (!this.selected) return;
     const lines = await this.selected.reconcile(this.ctx.services.db, {
       allowExpunge,
@@ -328,7 +356,7 @@ export class ImapSession {
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext({ key, cert, minVersion: 'TLSv1.2' }) });
     this.socket = secure;
     this.secure = true;
-    this.parser = new CommandParser(parserLimits(this.config.imap.appendLimit), { literalPlus: true });
+    this.parser = new CommandParser(parserLimits(this.config.imap.appendLimit, false), { literalPlus: true });
     this.queue.length = 0;
     this.attach(secure);
     await new Promise<void>((resolve) => {
@@ -382,6 +410,7 @@ export class ImapSession {
     this.unsubscribe?.();
     this.lineWaiter?.(null);
     this.lineWaiter = null;
+    this.inflate?.destroy();
     this.ctx.sessions.delete(this);
   }
 

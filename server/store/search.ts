@@ -68,7 +68,6 @@ type Plan =
 
 interface Compiler {
   resolve: SetResolver;
-  joinBlobs: boolean;
   sqlRanges: number;
 }
 
@@ -79,7 +78,7 @@ export async function searchMailbox(
   resolve: SetResolver,
   readBlob: (blobId: string) => Promise<Buffer>
 ): Promise<SearchResult> {
-  const compiler: Compiler = { resolve, joinBlobs: false, sqlRanges: 0 };
+  const compiler: Compiler = { resolve, sqlRanges: 0 };
   const plan = compile(compiler, key);
   const where = upperOf(plan);
   if (where === false) return { uids: [], modseqs: [], highestModseq: 0 };
@@ -91,10 +90,9 @@ export async function searchMailbox(
     collectColumns(plan, columns);
     for (const [part, alias] of columns) select.push(sql`${part.type === 'sql' ? part.cond : upperOf(part)} AS ${sql.ref(alias)}`);
   }
-  const join = compiler.joinBlobs ? sql`JOIN blobs AS b ON b.id = m.blob_id` : sql``;
   const filter = where === true ? sql`` : sql`AND ${where}`;
-  const { rows } = await sql<Row>`SELECT ${sql.join(select)} FROM messages AS m ${join}
-    WHERE m.mailbox_id = ${mailboxId} ${filter} ORDER BY m.uid`.execute(tx);
+  const { rows } = await sql<Row>`SELECT ${sql.join(select)} FROM messages AS m
+    WHERE ${drivenByText(key) ? sql`+m.mailbox_id` : sql`m.mailbox_id`} = ${mailboxId} ${filter} ORDER BY m.uid`.execute(tx);
 
   const uids: number[] = [];
   const modseqs: number[] = [];
@@ -230,9 +228,17 @@ function fieldPlan(column: (typeof FIELD_COLUMNS)[keyof typeof FIELD_COLUMNS], v
 /** An FTS5 string: everything inside double quotes is literal text, a quote is written twice. */
 const phrase = (text: string): string => `"${text.replace(/"/g, '""')}"`;
 
-function fullText(c: Compiler, query: string): Cond {
-  c.joinBlobs = true;
-  return sql`b.num IN (SELECT rowid FROM message_text WHERE message_text MATCH ${query})`;
+function fullText(query: string): Cond {
+  return sql`m.blob_id IN (SELECT id FROM blobs WHERE num IN (SELECT rowid FROM message_text WHERE message_text MATCH ${query}))`;
+}
+
+/**
+ * Whether every match must satisfy a full-text condition (it is the key, or one of the keys of the top-level AND):
+ * then the index hits drive the query through messages(blob_id) instead of a scan of the whole folder.
+ */
+function drivenByText(key: SearchKey): boolean {
+  if (key.kind === 'text') return characters(key.value) >= TRIGRAM;
+  return key.kind === 'and' && key.keys.some(drivenByText);
 }
 
 const characters = (text: string): number => [...text].length;
@@ -240,7 +246,7 @@ const characters = (text: string): number => [...text].length;
 function textPlan(c: Compiler, scope: 'text' | 'body', value: string): Plan {
   if (value === '') return exact(true);
   const columns = scope === 'text' ? '{headers body}' : '{body}';
-  if (characters(value) >= TRIGRAM) return exact(fullText(c, `${columns} : ${phrase(value)}`));
+  if (characters(value) >= TRIGRAM) return exact(fullText(`${columns} : ${phrase(value)}`));
   const folded = fold(value);
   return {
     type: 'check',
@@ -260,7 +266,7 @@ function headerPlan(c: Compiler, name: string, value: string): Plan {
   const folded = fold(value);
   return {
     type: 'check',
-    upper: phrases.length ? fullText(c, `{headers} : (${phrases.join(' AND ')})`) : true,
+    upper: phrases.length ? fullText(`{headers} : (${phrases.join(' AND ')})`) : true,
     test: async (row, text) =>
       (await text.headers(row.blob_id)).some((h) => h.key === key && (value === '' || fold(decodeHeaderText(h.value)).includes(folded))),
     cost: 2
