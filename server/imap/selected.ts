@@ -30,6 +30,8 @@ export class SelectedMailbox {
   knownModseq: number;
   /** modseqs of flag changes this session made and already reported to its client */
   readonly ownModseqs = new Set<number>();
+  /** UID -> modseq of flags a FETCH reported to the client since the last catch-up (not repeated as updates) */
+  readonly reportedFlags = new Map<number, number>();
   /** UIDs expunged elsewhere that may not be announced yet (RFC 9051 §7.5.1) */
   private readonly pendingExpunged = new Set<number>();
 
@@ -120,13 +122,14 @@ export class SelectedMailbox {
       lines.push(`* ${this.uids.length} EXISTS`);
     }
     for (const row of changed) {
-      if (this.ownModseqs.has(row.modseq) || this.pendingExpunged.has(row.uid)) continue;
+      if (this.ownModseqs.has(row.modseq) || this.pendingExpunged.has(row.uid) || (this.reportedFlags.get(row.uid) ?? 0) >= row.modseq) continue;
       const seq = this.seqOf(row.uid);
       if (!seq) continue;
       const modseq = options.condstore ? ` MODSEQ (${row.modseq})` : '';
       lines.push(`* ${seq} FETCH (UID ${row.uid} FLAGS (${row.flags.join(' ')})${modseq})`);
     }
     this.ownModseqs.clear();
+    this.reportedFlags.clear();
     return lines;
   }
 }

@@ -7,7 +7,7 @@ import { atom, list, number } from './args.js';
 import { resolveSet } from './sets.js';
 import { bodyStructureData, envelopeData, serialize } from '../format.js';
 import { compactSet } from '../sequence.js';
-import { expungedSince, fetchRows, updateFlags, type MessageRow, type UidRanges } from '../../store/mailbox-messages.js';
+import { expungedSince, fetchRows, uidRangeTest, updateFlags, type MessageRow, type UidRanges } from '../../store/mailbox-messages.js';
 import { findPart, type MimePart } from '../../store/mime.js';
 import { decodeTransferEncoding, headerFields, internalDateString } from './fetch-sections.js';
 
@@ -220,6 +220,9 @@ export async function runFetch(session: ImapSession, command: ImapCommand, args:
       if (seenNow.has(row.uid) && !items.some((i) => i.kind === 'FLAGS')) add('FLAGS', `(${row.flags.join(' ')})`);
       parts.push(Buffer.from(')\r\n'));
       session.write(Buffer.concat(parts));
+      // the client has these flags now: the catch-up after this command must not repeat them as unsolicited FETCH
+      // (imapflow, for one, counts every FETCH during a FETCH command as a result and would list the message twice)
+      if (row.modseq > selected.knownModseq && items.some((i) => i.kind === 'FLAGS')) selected.reportedFlags.set(row.uid, row.modseq);
     }
     await session.drain();
   }
@@ -229,7 +232,8 @@ export async function runFetch(session: ImapSession, command: ImapCommand, args:
 
 /** Splits the requested UID ranges into windows of at most CHUNK existing messages. */
 function chunkRanges(ranges: UidRanges, uids: readonly number[]): UidRanges[] {
-  const wanted = uids.filter((u) => ranges.some(([lo, hi]) => u >= lo && u <= hi));
+  const inRanges = uidRangeTest(ranges);
+  const wanted = uids.filter(inRanges);
   const out: UidRanges[] = [];
   for (let i = 0; i < wanted.length; i += CHUNK) {
     const slice = wanted.slice(i, i + CHUNK);

@@ -60,14 +60,18 @@ export const rename: CommandSpec = {
     const to = readMailboxName(session, command.args[1]);
     const { services } = session.ctx;
     const accountId = session.account!.id;
+    let emptiedInbox = 0;
     await writeTransaction(services.db, async (tx) => {
       if (from === 'INBOX') {
         // RFC 9051 §6.3.6: renaming INBOX moves its messages to the new name and leaves INBOX empty
         const inbox = await requireMailbox(tx, accountId, 'INBOX');
         const target = await createMailbox(tx, accountId, to);
         await moveMessages(tx, inbox, [[1, 0xffffffff]], target);
+        emptiedInbox = inbox.id;
       } else await renameMailbox(tx, accountId, from, to);
     }).catch(mailboxFailure);
+    // sessions with INBOX selected learn that its messages left (they catch up through the expunge log)
+    if (emptiedInbox) session.publish({ mailboxId: emptiedInbox, kind: 'expunge', uids: [], modseq: 0 });
     if (session.selected) {
       const fresh = await services.db.selectFrom('mailboxes').selectAll().where('id', '=', session.selected.mailbox.id).executeTakeFirst();
       if (fresh) session.selected.mailbox = fresh;
