@@ -35,7 +35,12 @@ export const append: CommandSpec = {
       if (parsed === null) throw bad('Invalid date-time');
       internalDate = parsed;
     }
-    const literal = args[i++];
+    // RFC 6855 §4: with UTF8=ACCEPT the message may come as UTF8 (literal8)
+    let literal: (typeof args)[number] | undefined = args[i++];
+    if (literal?.type === 'atom' && literal.value.toUpperCase() === 'UTF8' && args[i]?.type === 'list') {
+      const inner = (args[i++] as { type: 'list'; items: typeof args }).items;
+      literal = inner.length === 1 ? inner[0] : undefined;
+    }
     if (literal?.type !== 'string' || i !== args.length) throw bad('APPEND takes mailbox [flags] [date-time] message');
     const raw = literal.value;
     if (!raw.length) throw bad('Empty message');

@@ -8,12 +8,14 @@ import { astring, atom, list as listArg } from './args.js';
 import { quoteMailboxName } from './names.js';
 import { statusItems, statusLine } from './status.js';
 import { decodeMutf7 } from '../mutf7.js';
-import { listMailboxes, normalizeMailboxName } from '../../store/mailboxes.js';
+import { listMailboxes } from '../../store/mailboxes.js';
 
 /** '*' matches anything, '%' anything but the delimiter (RFC 9051 §6.3.9). */
 function patternRegex(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*');
-  return new RegExp(`^${escaped}$`, /^inbox(\/|$)/i.test(pattern) ? 'i' : '');
+  // INBOX is case-insensitive, also at the start of a pattern ("InBoX*"); names below it are not
+  const canonical = /^inbox(?=$|[/*%])/i.test(pattern) ? 'INBOX' + pattern.slice(5) : pattern;
+  const escaped = canonical.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*');
+  return new RegExp(`^${escaped}$`);
 }
 
 function wireToName(session: ImapSession, raw: string): string {
@@ -42,7 +44,8 @@ async function listResponse(session: ImapSession, reference: string, patterns: s
       lines.push(`* LIST (\\Noselect) "/" ""`);
       continue;
     }
-    const full = normalizeMailboxName(reference && !pattern.startsWith('/') ? reference.replace(/\/?$/, '/') + pattern : pattern);
+    // RFC 9051 §6.3.9: reference and pattern are simply joined; clients end a reference with "/" when they mean a level
+    const full = reference + pattern;
     const re = patternRegex(full);
     const matches: Mailbox[] = all.filter((m) => re.test(m.name));
     for (const mailbox of matches) {

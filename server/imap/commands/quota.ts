@@ -5,9 +5,10 @@ import { astring } from './args.js';
 import { quoteMailboxName, readMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
 
-async function quotaLine(session: ImapSession): Promise<string> {
+/** The QUOTA line, or null for an account without a limit (RFC 9208 §5.1 needs at least one resource). */
+async function quotaLine(session: ImapSession): Promise<string | null> {
   const account = await session.ctx.services.db.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', session.account!.id).executeTakeFirstOrThrow();
-  if (!account.quota) return '* QUOTA "" ()';
+  if (!account.quota) return null;
   return `* QUOTA "" (STORAGE ${Math.ceil(account.used_bytes / 1024)} ${Math.floor(account.quota / 1024)})`;
 }
 
@@ -15,7 +16,9 @@ export const getquota: CommandSpec = {
   states: ['authenticated', 'selected'],
   async handler(session, command) {
     if (astring(command.args[0], 'a quota root') !== '') throw no('NONEXISTENT', 'No such quota root');
-    session.write((await quotaLine(session)) + '\r\n');
+    const line = await quotaLine(session);
+    if (!line) throw no('NONEXISTENT', 'This account has no quota');
+    session.write(line + '\r\n');
   }
 };
 
@@ -25,6 +28,8 @@ export const getquotaroot: CommandSpec = {
     const name = readMailboxName(session, command.args[0]);
     const mailbox = await findMailbox(session.ctx.services.db, session.account!.id, name);
     if (!mailbox) throw no('NONEXISTENT', 'No such mailbox');
-    session.write(`* QUOTAROOT ${quoteMailboxName(session, mailbox.name)} ""\r\n${await quotaLine(session)}\r\n`);
+    const line = await quotaLine(session);
+    // an account without a limit has no quota root (RFC 9208 §4.3.2)
+    session.write(line ? `* QUOTAROOT ${quoteMailboxName(session, mailbox.name)} ""\r\n${line}\r\n` : `* QUOTAROOT ${quoteMailboxName(session, mailbox.name)}\r\n`);
   }
 };
