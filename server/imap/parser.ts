@@ -154,7 +154,8 @@ export class CommandParser {
   /** while true, complete lines between commands are delivered as { kind: 'line' } */
   rawMode = false;
 
-  private readonly limits: ParserLimits;
+  /** may be replaced between commands (the session raises the literal limits after login) */
+  limits: ParserLimits;
   private readonly literalPlus: boolean;
   /** bytes of the current line before its LF arrived, copied (never pins the caller's chunks), grown by doubling */
   private lineBuffer: Buffer | null = null;

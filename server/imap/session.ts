@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
+import type { Writable } from 'node:stream';
 import type { Account } from '../db/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Services } from '../services.js';
@@ -157,18 +158,21 @@ export class ImapSession {
     } else this.socket.write(buf);
   }
 
-  /** Waits until buffered output drained (large FETCH responses). */
+  /** Waits until buffered output drained (large FETCH responses; before each command). */
   async drain(): Promise<void> {
-    if (this.closed || !this.socket.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.once('drain', done);
-      this.socket.once('close', done);
-    });
+    // the deflate stream first: replies pile up there when commands run faster than zlib (a COMPRESS bomb of NOOPs)
+    for (const stream of [this.deflate, this.socket] as Array<Writable | null>) {
+      if (this.closed || !stream?.writableNeedDrain) continue;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        this.socket.once('close', done);
+      });
+    }
   }
 
   // ---- input --------------------------------------------------------------------------------------------
@@ -243,8 +247,11 @@ export class ImapSession {
         const event = this.queue.shift()!;
         if (this.queue.length < MAX_QUEUED / 2 && this.socket.isPaused()) this.socket.resume();
         if (this.queue.length < MAX_QUEUED / 2 && this.inflate?.isPaused()) this.inflate.resume();
-        if (event.kind === 'command') await this.run(event.command);
-        else if (event.kind === 'error') {
+        if (event.kind === 'command') {
+          // replies the client does not read are not produced ahead without bound (pipelining backpressure)
+          await this.drain();
+          if (!this.closed) await this.run(event.command);
+        } else if (event.kind === 'error') {
           this.write(`${event.tag ?? '*'} BAD ${event.message}\r\n`);
           if (event.fatal) this.bye(event.message);
           else this.countBad();

@@ -19,6 +19,7 @@ export async function completeLogin(session: ImapSession, username: string, pass
   }
   session.account = result.account;
   session.state = 'authenticated';
+  session.raiseParserLimits();
   session.watchAccount(result.account.id);
   session.log.info({ user: result.account.address }, 'logged in');
   return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };

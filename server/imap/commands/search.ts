@@ -21,6 +21,9 @@ export async function runSearch(session: ImapSession, command: ImapCommand, inpu
     for (const r of returns) if (!RETURN_OPTIONS.has(r)) throw bad(`Unknown RETURN option ${r}`);
     if (!returns.length) returns = ['ALL'];
   }
+  // RFC 5182 §2.1: a SEARCH with SAVE that fails leaves "$" empty; "$" inside this search still means the previous result
+  const previous = session.searchResult;
+  if (returns?.includes('SAVE')) session.searchResult = [];
   let charset: string | undefined;
   if (args[0]?.type === 'atom' && args[0].value.toUpperCase() === 'CHARSET') {
     args.shift();
@@ -44,7 +47,8 @@ export async function runSearch(session: ImapSession, command: ImapCommand, inpu
     key,
     {
       seq: (set: string) => resolveSet(session, { type: 'atom', value: set }, false),
-      uid: (set: string) => resolveSet(session, { type: 'atom', value: set }, true)
+      uid: (set: string) => resolveSet(session, { type: 'atom', value: set }, true),
+      saved: () => previous.map((u) => [u, u] as [number, number])
     },
     (blobId: string) => services.blobs.read(blobId)
   );
@@ -54,7 +58,13 @@ export async function runSearch(session: ImapSession, command: ImapCommand, inpu
   // RFC 7162 §3.1.5: the highest modseq among the messages returned, not among all matches
   const highestModseq = kept.reduce((max, [, m]) => Math.max(max, m), 0);
   const numbers = byUid ? uids : uids.map((u) => selected.seqOf(u));
-  if (returns?.includes('SAVE')) session.searchResult = uids;
+  if (returns?.includes('SAVE')) {
+    // RFC 5182 §2.1: SAVE with MIN and/or MAX but neither ALL nor COUNT saves only the messages MIN/MAX return
+    const minMaxOnly = (returns.includes('MIN') || returns.includes('MAX')) && !returns.includes('ALL') && !returns.includes('COUNT');
+    const first = uids[0];
+    const last = uids[uids.length - 1];
+    session.searchResult = minMaxOnly && uids.length ? [...new Set([returns.includes('MIN') ? first : last, returns.includes('MAX') ? last : first])] : uids;
+  }
   const rev2 = session.enabled.has('IMAP4REV2');
   if (returns || rev2) {
     const options = returns ?? ['ALL'];

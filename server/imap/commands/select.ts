@@ -81,6 +81,7 @@ async function open(session: ImapSession, command: ImapCommand, readOnly: boolea
   }
   session.write(lines.join('\r\n') + '\r\n');
   session.selected = selected;
+  session.searchResult = []; // RFC 5182 §2.1: SELECT and EXAMINE reset "$"
   session.state = 'selected';
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${command.name} completed` };
 }
