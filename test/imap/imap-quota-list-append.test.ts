@@ -1,5 +1,6 @@
 // Protocol details checked on the wire: QUOTA for an account without a limit (RFC 9208), INBOX case in LIST
-// patterns and reference joining (RFC 9051 §6.3.9), and APPEND's UTF8 form (RFC 6855 §4).
+// patterns and reference joining (RFC 9051 §6.3.9), APPEND's UTF8 form (RFC 6855 §4), the LIST line of an
+// IMAP4rev2 SELECT and the UID EXPUNGE reply.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapWire } from '../helpers/imap-wire.js';
 import { PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
@@ -55,5 +56,21 @@ describe('IMAP quota, LIST patterns and UTF8 APPEND', () => {
     const account = await server.app.services.db.selectFrom('accounts').select('id').where('address', '=', 'info@firma.de').executeTakeFirstOrThrow();
     const [stored] = await listMessages(server.app.services.db, account.id, 'INBOX');
     expect(await server.app.services.blobs.read(stored.blob_id)).toEqual(body);
+  });
+
+  it('names the special use in the LIST line of an IMAP4rev2 SELECT, and answers UID EXPUNGE as such', async () => {
+    const other = await ImapWire.connect(server.ports.imap!);
+    try {
+      await other.command('a', `LOGIN info@firma.de ${PASSWORD}`);
+      await other.command('b', 'ENABLE IMAP4rev2');
+      const sent = await other.command('c', 'SELECT Sent');
+      expect(sent.lines).toContain('* LIST (\\Sent) "/" "Sent"');
+      await other.command('d', 'SELECT INBOX');
+      await other.command('e', 'UID STORE 1 +FLAGS (\\Deleted)');
+      const expunged = await other.command('f', 'UID EXPUNGE 1');
+      expect(expunged.lines).toEqual(['* 1 EXPUNGE', 'f OK UID EXPUNGE completed']);
+    } finally {
+      other.close();
+    }
   });
 });

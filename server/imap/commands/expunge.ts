@@ -17,7 +17,8 @@ export async function runExpunge(session: ImapSession, ranges?: Array<[number, n
       session.write(seqs.map((s) => `* ${s} EXPUNGE`).join('\r\n') + '\r\n');
     }
   }
-  return session.condstore ? { code: `HIGHESTMODSEQ ${result.modseq}`, text: 'EXPUNGE completed' } : undefined;
+  const text = ranges ? 'UID EXPUNGE completed' : 'EXPUNGE completed';
+  return session.condstore ? { code: `HIGHESTMODSEQ ${result.modseq}`, text } : { text };
 }
 
 export const expunge: CommandSpec = {

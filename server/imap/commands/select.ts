@@ -67,7 +67,8 @@ async function open(session: ImapSession, command: ImapCommand, readOnly: boolea
   lines.push(`* FLAGS (${SYSTEM_FLAGS} ${COMMON_KEYWORDS})`);
   lines.push(readOnly ? '* OK [PERMANENTFLAGS ()] Read-only mailbox' : `* OK [PERMANENTFLAGS (${SYSTEM_FLAGS} ${COMMON_KEYWORDS} \\*)] Flags permitted`);
   lines.push(`* OK [HIGHESTMODSEQ ${mailbox.highestmodseq}] Highest`);
-  if (rev2) lines.push(`* LIST () "/" ${quoteMailboxName(session, mailbox.name)}`);
+  // RFC 9051 §6.3.2: the LIST response carries the mailbox's attributes (special use included)
+  if (rev2) lines.push(`* LIST (${mailbox.special_use ?? ''}) "/" ${quoteMailboxName(session, mailbox.name)}`);
   if (qresync && qresync.uidvalidity === mailbox.uidvalidity) {
     // RFC 7162 §3.2.5.1: what vanished and what changed since the client's last known modseq
     let vanished = await expungedSince(db, mailbox.id, qresync.modseq);
