@@ -2,8 +2,9 @@
 // changes made by other sessions and by deliveries into EXISTS / EXPUNGE / VANISHED / FETCH FLAGS responses.
 import type { Mailbox } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
-import { expungedSince, fetchRows, listUids, type MessageRow, type UidRanges } from '../store/mailbox-messages.js';
+import { expungedSince, fetchRows, listUids, uidsAbove, type MessageRow, type UidRanges } from '../store/mailbox-messages.js';
 import { compactSet } from './sequence.js';
+import { mailboxById } from '../store/mailboxes.js';
 
 /**
  * UID lists of folders, shared by every session that selects the same unchanged folder: 5,000 sessions on a
@@ -95,7 +96,7 @@ export class SelectedMailbox {
     if (!this.dirty && !(options.allowExpunge && this.pendingExpunged.size)) return [];
     this.dirty = false;
     const lines: string[] = [];
-    const fresh = await tx.selectFrom('mailboxes').selectAll().where('id', '=', this.mailbox.id).executeTakeFirst();
+    const fresh = await mailboxById(tx, this.mailbox.id);
     if (!fresh) return lines;
     this.mailbox = fresh;
     const lastUid = this.uids.length ? this.uids[this.uids.length - 1] : 0;
@@ -104,8 +105,7 @@ export class SelectedMailbox {
     if (fresh.highestmodseq > this.knownModseq) {
       for (const uid of await expungedSince(tx, fresh.id, this.knownModseq)) if (this.seqOf(uid)) this.pendingExpunged.add(uid);
       if (lastUid) changed = await fetchRows(tx, fresh.id, [[1, lastUid]], this.knownModseq);
-      const rows = await tx.selectFrom('messages').select('uid').where('mailbox_id', '=', fresh.id).where('uid', '>', lastUid).orderBy('uid').execute();
-      added = rows.map((r) => r.uid);
+      added = await uidsAbove(tx, fresh.id, lastUid);
       this.knownModseq = fresh.highestmodseq;
     }
     if (options.allowExpunge && this.pendingExpunged.size) {

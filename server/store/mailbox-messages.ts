@@ -163,7 +163,7 @@ export async function expungeDeleted(tx: Tx, mailbox: Mailbox, ranges?: UidRange
     .selectFrom('messages')
     .select(['id', 'uid', 'size', 'blob_id', 'flags'])
     .where('mailbox_id', '=', mailbox.id)
-    .where(sql<boolean>`(' ' || flags || ' ') LIKE '% \\Deleted %'`)
+    .where(hasFlag('\\Deleted'))
     .orderBy('uid')
     .execute();
   const wanted = ranges && uidRangeTest(ranges);
@@ -249,4 +249,44 @@ export async function deleteMailbox(tx: Tx, accountId: number, name: string): Pr
 export async function expungedSince(tx: Tx, mailboxId: number, modseq: number): Promise<number[]> {
   const rows = await tx.selectFrom('expunges').select('uid').where('mailbox_id', '=', mailboxId).where('modseq', '>', modseq).orderBy('uid').execute();
   return rows.map((r) => r.uid);
+}
+
+/** A flag test that needs no LIKE escaping (a backslash is LIKE's escape character on PostgreSQL). */
+const hasFlag = (flag: string) => sql<boolean>`instr(' ' || flags || ' ', ${' ' + flag + ' '}) > 0`;
+
+/** Counts for STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE). */
+export async function mailboxCounts(tx: Tx, mailboxId: number): Promise<{ messages: number; unseen: number; deleted: number; size: number }> {
+  const row = await tx
+    .selectFrom('messages')
+    .select([
+      (eb) => eb.fn.countAll<number>().as('messages'),
+      sql<number>`coalesce(sum(CASE WHEN ${hasFlag('\\Seen')} THEN 0 ELSE 1 END), 0)`.as('unseen'),
+      sql<number>`coalesce(sum(CASE WHEN ${hasFlag('\\Deleted')} THEN 1 ELSE 0 END), 0)`.as('deleted'),
+      sql<number>`coalesce(sum(size), 0)`.as('size')
+    ])
+    .where('mailbox_id', '=', mailboxId)
+    .executeTakeFirstOrThrow();
+  return { messages: Number(row.messages), unseen: Number(row.unseen), deleted: Number(row.deleted), size: Number(row.size) };
+}
+
+/** The lowest UID without \Seen, for IMAP4rev1's [UNSEEN n]; null when all are seen. */
+export async function firstUnseenUid(tx: Tx, mailboxId: number): Promise<number | null> {
+  const row = await tx
+    .selectFrom('messages')
+    .select((eb) => eb.fn.min('uid').as('uid'))
+    .where('mailbox_id', '=', mailboxId)
+    .where(sql<boolean>`NOT ${hasFlag('\\Seen')}`)
+    .executeTakeFirst();
+  return row?.uid ? Number(row.uid) : null;
+}
+
+/** UIDs above a given one, ascending: what arrived since a session last looked. */
+export async function uidsAbove(tx: Tx, mailboxId: number, uid: number): Promise<number[]> {
+  const rows = await tx.selectFrom('messages').select('uid').where('mailbox_id', '=', mailboxId).where('uid', '>', uid).orderBy('uid').execute();
+  return rows.map((r) => r.uid);
+}
+
+/** Quota and usage of an account, in bytes (0 quota = unlimited). */
+export function quotaUsage(tx: Tx, accountId: number): Promise<{ quota: number; used_bytes: number }> {
+  return tx.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', accountId).executeTakeFirstOrThrow();
 }

@@ -171,3 +171,7 @@ export async function setSubscribed(tx: Tx, accountId: number, name: string, sub
   }
   await tx.updateTable('mailboxes').set({ subscribed: subscribed ? 1 : 0 }).where('id', '=', mailbox.id).execute();
 }
+
+export function mailboxById(tx: Tx, id: number): Promise<Mailbox | undefined> {
+  return tx.selectFrom('mailboxes').selectAll().where('id', '=', id).executeTakeFirst();
+}

@@ -5,6 +5,7 @@ import { astring, flagList } from './args.js';
 import { readMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
 import { prepareMessage, storeMessage } from '../../store/messages.js';
+import { quotaUsage } from '../../store/mailbox-messages.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -49,7 +50,7 @@ export const append: CommandSpec = {
     if (raw.length > config.imap.appendLimit) throw no('TOOBIG', `Message exceeds APPENDLIMIT ${config.imap.appendLimit}`);
     const mailbox = await findMailbox(services.db, session.account!.id, name);
     if (!mailbox) throw no('TRYCREATE', 'No such mailbox');
-    const account = await services.db.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', session.account!.id).executeTakeFirstOrThrow();
+    const account = await quotaUsage(services.db, session.account!.id);
     if (account.quota && account.used_bytes + raw.length > account.quota) throw no('OVERQUOTA', 'Mailbox is full');
     const prepared = prepareMessage(raw);
     const blob = await services.blobs.write([raw]);

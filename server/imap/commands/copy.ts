@@ -8,6 +8,7 @@ import { resolveSet } from './sets.js';
 import { compactSet } from '../sequence.js';
 import { findMailbox } from '../../store/mailboxes.js';
 import { copyMessages, moveMessages, type CopyResult } from '../../store/mailbox-messages.js';
+import { quotaUsage } from '../../store/mailbox-messages.js';
 
 export async function runCopy(session: ImapSession, command: ImapCommand, args: ImapCommand['args'], byUid: boolean, move: boolean) {
   if (args.length !== 2) argCount({ ...command, args }, 2);
@@ -18,7 +19,7 @@ export async function runCopy(session: ImapSession, command: ImapCommand, args: 
   const target = await findMailbox(services.db, session.account!.id, readMailboxName(session, args[1]));
   if (!target) throw no('TRYCREATE', 'No such mailbox');
   // quota: copies count against the account (RFC 9208 §4.1.1 OVERQUOTA)
-  const account = await services.db.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', session.account!.id).executeTakeFirstOrThrow();
+  const account = await quotaUsage(services.db, session.account!.id);
   if (!move && account.quota && account.used_bytes >= account.quota) throw no('OVERQUOTA', 'Mailbox is full');
   const result: CopyResult & { expunged?: { uids: number[]; modseq: number; freed: string[] } } = await services.writes.run((tx) =>
     move ? moveMessages(tx, selected.mailbox, ranges, target) : copyMessages(tx, selected.mailbox, ranges, target)

@@ -1,7 +1,7 @@
 // CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 9051 §6.3.4-8), with USEOPT special-use on CREATE (RFC 6154 §3).
 import type { CommandSpec } from '../session.js';
 import { writeTransaction } from '../../db/transaction.js';
-import { createMailbox, MailboxError, renameMailbox, requireMailbox, setSubscribed } from '../../store/mailboxes.js';
+import { createMailbox, mailboxById, MailboxError, renameMailbox, requireMailbox, setSubscribed } from '../../store/mailboxes.js';
 import { deleteMailbox, moveMessages } from '../../store/mailbox-messages.js';
 import { bad, no } from '../errors.js';
 import { argCount, atom, list } from './args.js';
@@ -73,7 +73,7 @@ export const rename: CommandSpec = {
     // sessions with INBOX selected learn that its messages left (they catch up through the expunge log)
     if (emptiedInbox) session.publish({ mailboxId: emptiedInbox, kind: 'expunge', uids: [], modseq: 0 });
     if (session.selected) {
-      const fresh = await services.db.selectFrom('mailboxes').selectAll().where('id', '=', session.selected.mailbox.id).executeTakeFirst();
+      const fresh = await mailboxById(services.db, session.selected.mailbox.id);
       if (fresh) session.selected.mailbox = fresh;
       if (from === 'INBOX') session.selected.dirty = true;
     }

@@ -4,10 +4,11 @@ import { no } from '../errors.js';
 import { astring } from './args.js';
 import { quoteMailboxName, readMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
+import { quotaUsage } from '../../store/mailbox-messages.js';
 
 /** The QUOTA line, or null for an account without a limit (RFC 9208 §5.1 needs at least one resource). */
 async function quotaLine(session: ImapSession): Promise<string | null> {
-  const account = await session.ctx.services.db.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', session.account!.id).executeTakeFirstOrThrow();
+  const account = await quotaUsage(session.ctx.services.db, session.account!.id);
   if (!account.quota) return null;
   return `* QUOTA "" (STORAGE ${Math.ceil(account.used_bytes / 1024)} ${Math.floor(account.quota / 1024)})`;
 }

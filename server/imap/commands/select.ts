@@ -1,12 +1,11 @@
 // SELECT and EXAMINE (RFC 9051 §6.3.2-3) with CONDSTORE and QRESYNC parameters (RFC 7162 §3.1.8, §3.2.5).
 import type { CommandSpec, ImapSession } from '../session.js';
 import type { ImapCommand } from '../parser.js';
-import { sql } from 'kysely';
 import { bad, no } from '../errors.js';
 import { atom, list, number } from './args.js';
 import { readMailboxName, quoteMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
-import { expungedSince, fetchRows } from '../../store/mailbox-messages.js';
+import { expungedSince, fetchRows, firstUnseenUid } from '../../store/mailbox-messages.js';
 import { SelectedMailbox, sharedUidList } from '../selected.js';
 import { compactSet, parseSequenceSet } from '../sequence.js';
 
@@ -54,13 +53,8 @@ async function open(session: ImapSession, command: ImapCommand, readOnly: boolea
   const rev2 = session.enabled.has('IMAP4REV2');
   if (!rev2) {
     lines.push('* 0 RECENT');
-    const firstUnseen = await db
-      .selectFrom('messages')
-      .select((eb) => eb.fn.min('uid').as('uid'))
-      .where('mailbox_id', '=', mailbox.id)
-      .where(sql<boolean>`(' ' || flags || ' ') NOT LIKE '% \\Seen %'`)
-      .executeTakeFirst();
-    if (firstUnseen?.uid) lines.push(`* OK [UNSEEN ${selected.seqOf(Number(firstUnseen.uid))}] First unseen`);
+    const firstUnseen = await firstUnseenUid(db, mailbox.id);
+    if (firstUnseen) lines.push(`* OK [UNSEEN ${selected.seqOf(firstUnseen)}] First unseen`);
   }
   lines.push(`* OK [UIDVALIDITY ${mailbox.uidvalidity}] UIDs valid`);
   lines.push(`* OK [UIDNEXT ${mailbox.uidnext}] Predicted next UID`);

@@ -1,11 +1,11 @@
 // STATUS (RFC 9051 §6.3.11) with SIZE (RFC 8438), HIGHESTMODSEQ (RFC 7162) and APPENDLIMIT (RFC 7889).
-import { sql } from 'kysely';
 import type { Mailbox } from '../../db/schema.js';
 import type { CommandSpec, ImapSession } from '../session.js';
 import { bad, no } from '../errors.js';
 import { argCount, atom, list } from './args.js';
 import { quoteMailboxName, readMailboxName } from './names.js';
 import { findMailbox } from '../../store/mailboxes.js';
+import { mailboxCounts } from '../../store/mailbox-messages.js';
 
 const ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'APPENDLIMIT']);
 
@@ -17,21 +17,12 @@ export function statusItems(values: ReturnType<typeof list>): string[] {
 
 /** The "* STATUS name (…)" line for a folder. */
 export async function statusLine(session: ImapSession, mailbox: Mailbox, items: string[]): Promise<string> {
-  const counts = await session.ctx.services.db
-    .selectFrom('messages')
-    .select([
-      (eb) => eb.fn.countAll<number>().as('messages'),
-      sql<number>`coalesce(sum((' ' || flags || ' ') NOT LIKE '% \\Seen %'), 0)`.as('unseen'),
-      sql<number>`coalesce(sum((' ' || flags || ' ') LIKE '% \\Deleted %'), 0)`.as('deleted'),
-      sql<number>`coalesce(sum(size), 0)`.as('size')
-    ])
-    .where('mailbox_id', '=', mailbox.id)
-    .executeTakeFirstOrThrow();
+  const counts = await mailboxCounts(session.ctx.services.db, mailbox.id);
   const value: Record<string, number> = {
-    MESSAGES: Number(counts.messages),
-    UNSEEN: Number(counts.unseen),
-    DELETED: Number(counts.deleted),
-    SIZE: Number(counts.size),
+    MESSAGES: counts.messages,
+    UNSEEN: counts.unseen,
+    DELETED: counts.deleted,
+    SIZE: counts.size,
     UIDNEXT: mailbox.uidnext,
     UIDVALIDITY: mailbox.uidvalidity,
     RECENT: 0,
