@@ -4,7 +4,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow, type ExistsEvent, type ExpungeEvent, type FlagsEvent, type ImapFlowOptions } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
+import { provision, startServer, type TestServer } from '../helpers/server.js';
+import { connectImapFlow } from '../helpers/imapflow-client.js';
 
 const INFO = 'info@firma.de';
 const BUCHHALTUNG = 'buchhaltung@firma.de';
@@ -28,20 +29,7 @@ interface Watched {
 
 /** A logged-in client whose update events are recorded. No auto-IDLE: each test says when a session idles. */
 async function connect(user = INFO, options: Partial<ImapFlowOptions> = {}): Promise<Watched> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: server.ports.imap!,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user, pass: PASSWORD },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-    disableAutoIdle: true,
-    ...options
-  });
-  client.on('error', () => undefined);
-  open.push(client);
-  await client.connect();
+  const client = await connectImapFlow(server.ports.imap!, user, open, options);
   const watched: Watched = { client, exists: [], flags: [], expunge: [], all: [] };
   client.on('exists', (e) => {
     watched.exists.push(e);

@@ -9,6 +9,7 @@ import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { ImapWire } from '../helpers/imap-wire.js';
 import { actor, PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
 import { setActive, updateAccount } from '../../server/directory/accounts.js';
+import { connectImapFlow } from '../helpers/imapflow-client.js';
 
 const INFO = 'info@firma.de';
 const BUCHHALTUNG = 'buchhaltung@firma.de';
@@ -17,23 +18,7 @@ let server: TestServer;
 const open: ImapFlow[] = [];
 
 /** A logged-in imapflow client; plain connection on loopback unless the options say otherwise. */
-async function connect(user = INFO, options: Partial<ImapFlowOptions> = {}): Promise<ImapFlow> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: server.ports.imap!,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user, pass: PASSWORD },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-    disableAutoIdle: true,
-    ...options
-  });
-  client.on('error', () => undefined);
-  open.push(client);
-  await client.connect();
-  return client;
-}
+const connect = (user = INFO, options: Partial<ImapFlowOptions> = {}) => connectImapFlow(server.ports.imap!, user, open, options);
 
 /** Sends one message to the MX the way a remote server's client would; resolves once it was accepted (stored). */
 async function deliver(message: SendMailOptions): Promise<string> {

@@ -10,41 +10,8 @@ import {
   usesSavedResult,
   type SearchKey
 } from '../../server/imap/search-keys.js';
+import { values } from '../helpers/imap-test-values.js';
 
-/** Just enough of the IMAP grammar to write tests readably: atoms, quoted strings, parenthesized lists. */
-function values(text: string): ImapValue[] {
-  let pos = 0;
-  const list = (): ImapValue[] => {
-    const items: ImapValue[] = [];
-    while (pos < text.length) {
-      const ch = text[pos]!;
-      if (ch === ' ') pos++;
-      else if (ch === ')') {
-        pos++;
-        return items;
-      } else if (ch === '(') {
-        pos++;
-        items.push({ type: 'list', items: list() });
-      } else if (ch === '"') {
-        let out = '';
-        pos++;
-        while (text[pos] !== '"') {
-          if (text[pos] === '\\') pos++;
-          out += text[pos++];
-        }
-        pos++;
-        items.push({ type: 'string', value: Buffer.from(out, 'utf8'), literal: false });
-      } else {
-        const end = text.slice(pos).search(/[ ()]/);
-        const atom = end === -1 ? text.slice(pos) : text.slice(pos, pos + end);
-        pos += atom.length;
-        items.push({ type: 'atom', value: atom });
-      }
-    }
-    return items;
-  };
-  return list();
-}
 
 const parse = (text: string, charset?: string): SearchKey => parseSearchKeys(values(text), charset);
 

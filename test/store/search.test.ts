@@ -6,13 +6,13 @@ import { openDatabase, type DatabaseHandle } from '../../server/db/connect.js';
 import { writeTransaction } from '../../server/db/transaction.js';
 import { addAccount } from '../../server/directory/accounts.js';
 import { addDomain } from '../../server/directory/domains.js';
-import type { ImapValue } from '../../server/imap/parser.js';
 import { parseSearchKeys, type SearchKey, type SetResolver } from '../../server/imap/search-keys.js';
 import { BlobStore } from '../../server/store/blobs.js';
 import { updateFlags, type UidRanges } from '../../server/store/mailbox-messages.js';
 import { prepareMessage, storeMessage } from '../../server/store/messages.js';
 import { searchMailbox, type SearchResult } from '../../server/store/search.js';
 import { actor, PASSWORD, tempDir } from '../helpers/server.js';
+import { values } from '../helpers/imap-test-values.js';
 
 interface Fixture {
   name: string;
@@ -222,40 +222,6 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Just enough of the IMAP grammar to write search programs readably: atoms, quoted strings, lists. */
-function values(text: string): ImapValue[] {
-  let pos = 0;
-  const list = (): ImapValue[] => {
-    const items: ImapValue[] = [];
-    while (pos < text.length) {
-      const ch = text[pos]!;
-      if (ch === ' ') pos++;
-      else if (ch === ')') {
-        pos++;
-        return items;
-      } else if (ch === '(') {
-        pos++;
-        items.push({ type: 'list', items: list() });
-      } else if (ch === '"') {
-        let out = '';
-        pos++;
-        while (text[pos] !== '"') {
-          if (text[pos] === '\\') pos++;
-          out += text[pos++];
-        }
-        pos++;
-        items.push({ type: 'string', value: Buffer.from(out, 'utf8'), literal: false });
-      } else {
-        const end = text.slice(pos).search(/[ ()]/);
-        const atom = end === -1 ? text.slice(pos) : text.slice(pos, pos + end);
-        pos += atom.length;
-        items.push({ type: 'atom', value: atom });
-      }
-    }
-    return items;
-  };
-  return list();
-}
 
 /** "1:3,5,*" against a highest value (sequence numbers or UIDs). */
 function numberRanges(set: string, max: number): UidRanges {
