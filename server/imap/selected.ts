@@ -91,13 +91,14 @@ export class SelectedMailbox {
    * Catches up with changes since knownModseq, through the indexes (expunge log, modseq, UID) rather than by
    * comparing whole UID lists, and returns the untagged responses that tell the client. When expunges may not
    * be announced (during FETCH, STORE, SEARCH by sequence number, RFC 9051 §7.5.1) they wait for a later call.
+   * Null when the folder no longer exists.
    */
-  async reconcile(tx: Tx, options: { allowExpunge: boolean; qresync: boolean; condstore: boolean }): Promise<string[]> {
+  async reconcile(tx: Tx, options: { allowExpunge: boolean; qresync: boolean; condstore: boolean }): Promise<string[] | null> {
     if (!this.dirty && !(options.allowExpunge && this.pendingExpunged.size)) return [];
     this.dirty = false;
     const lines: string[] = [];
     const fresh = await mailboxById(tx, this.mailbox.id);
-    if (!fresh) return lines;
+    if (!fresh) return null; // the folder was deleted by another session
     this.mailbox = fresh;
     const lastUid = this.uids.length ? this.uids[this.uids.length - 1] : 0;
     let added: number[] = [];

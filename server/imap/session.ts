@@ -342,7 +342,9 @@ export class ImapSession {
       qresync: this.enabled.has('QRESYNC'),
       condstore: this.condstore
     });
-    if (lines.length) this.write(lines.join('\r\n') + '\r\n');
+    // a selected folder deleted by another session cannot go on: its messages are gone (as Dovecot does, BYE)
+    if (lines === null) this.bye('Selected mailbox was deleted by another session');
+    else if (lines.length) this.write(lines.join('\r\n') + '\r\n');
   }
 
   /** Tells other sessions about a change this session made (they reconcile; this one already answered). */

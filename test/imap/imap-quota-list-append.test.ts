@@ -1,6 +1,6 @@
 // Protocol details checked on the wire: QUOTA for an account without a limit (RFC 9208), INBOX case in LIST
 // patterns and reference joining (RFC 9051 §6.3.9), APPEND's UTF8 form (RFC 6855 §4), the LIST line of an
-// IMAP4rev2 SELECT and the UID EXPUNGE reply.
+// IMAP4rev2 SELECT, the UID EXPUNGE reply, and a selected folder deleted by another session.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapWire } from '../helpers/imap-wire.js';
 import { PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
@@ -71,6 +71,22 @@ describe('IMAP quota, LIST patterns and UTF8 APPEND', () => {
       expect(expunged.lines).toEqual(['* 1 EXPUNGE', 'f OK UID EXPUNGE completed']);
     } finally {
       other.close();
+    }
+  });
+
+  it('ends a session whose selected folder another session deletes, with BYE', async () => {
+    const watcher = await ImapWire.connect(server.ports.imap!);
+    try {
+      await wire.command('p1', 'CREATE Projekte');
+      await watcher.command('a', `LOGIN info@firma.de ${PASSWORD}`);
+      await watcher.command('b', 'SELECT Projekte');
+      const deleted = await wire.command('p2', 'DELETE Projekte');
+      expect(deleted.tagged).toBe('p2 OK DELETE completed');
+      watcher.write('c NOOP\r\n');
+      expect(await watcher.readLine()).toBe('* BYE Selected mailbox was deleted by another session');
+      await watcher.closedByServer();
+    } finally {
+      watcher.close();
     }
   });
 });
