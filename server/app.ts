@@ -1,6 +1,7 @@
 // build(config) wires every service and never listens by itself; listen() starts the configured servers (tests call both).
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
+import { countOwners, createFirstOwner } from './directory/admins.js';
 import { WriteQueue } from './db/transaction.js';
 import { createResolver } from './dns/resolver.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -37,6 +38,13 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   await blobs.init();
   const orphans = await blobs.sweepOrphans(database.db);
   if (orphans) log.warn({ orphans }, 'removed blob files no message referenced (left by an interrupted delivery)');
+  if (config.owner.email) {
+    // POSTFACH_OWNER_EMAIL/POSTFACH_OWNER_PASSWORD: the first owner, created once; later starts leave admins alone
+    if ((await countOwners(database.db)) === 0) {
+      await createFirstOwner(database.db, { minLength: config.accounts.passwordMinLength }, { name: 'setup' }, config.owner.email, config.owner.password);
+      log.info({ owner: config.owner.email }, 'owner admin user created from the configuration');
+    }
+  }
   const tls = await loadTlsMaterial({ ...config.tls, dataDir: config.dataDir, hostname: config.hostname }, log);
   const services: Services = {
     config,

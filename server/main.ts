@@ -8,6 +8,7 @@ import { checkDomainName, displayAddress, unicodeDomain } from './directory/addr
 import { addAccount, listAccounts, removeAccount, setActive, setPassword } from './directory/accounts.js';
 import type { Actor } from './directory/audit.js';
 import { addDomain, clearCatchAll, listDomains, removeDomain, setCatchAll } from './directory/domains.js';
+import { createFirstOwner } from './directory/admins.js';
 import { DirectoryError } from './directory/errors.js';
 import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
 import { BlobStore } from './store/blobs.js';
@@ -26,6 +27,7 @@ const USAGE = `Usage: postfach <command>
   admin alias add <alias> <account> | list [account] | remove <alias>
   admin forward add <source> <destination>... [--keep-copy|--no-keep-copy] | list [source] | remove <source> [destination]
   admin catchall set <domain> <address> | clear <domain>
+  admin owner create <address> [--password-stdin]   the first owner admin user (once; more are added by an owner)
   config example | reference             print the example config file or the settings reference
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
@@ -227,6 +229,12 @@ async function admin(parsed: Parsed): Promise<void> {
         await setCatchAll(db, actor, arg(0, 'domain'), arg(1, 'address'));
         done(`catch-all of ${arg(0, 'domain')} -> ${arg(1, 'address')}`);
         break;
+      case 'owner create': {
+        const login = arg(0, 'address');
+        const owner = await createFirstOwner(db, accounts.policy, actor, login, await readPassword(parsed));
+        done(`owner ${displayAddress(owner.login)} created`);
+        break;
+      }
       case 'catchall clear':
         await clearCatchAll(db, actor, arg(0, 'domain'));
         done(`catch-all of ${arg(0, 'domain')} cleared`);

@@ -127,6 +127,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config: Record<string, unknown> = {};
   for (const [key, value] of values) setPath(config, key, value);
   const result = config as unknown as Config;
+  if (Boolean(result.owner.email) !== Boolean(result.owner.password)) {
+    throw new ConfigError(result.owner.email ? 'owner.password' : 'owner.email', 'owner.email and owner.password (POSTFACH_OWNER_EMAIL, POSTFACH_OWNER_PASSWORD) go together');
+  }
   result.dataDir = path.resolve(result.dataDir);
   return result;
 }

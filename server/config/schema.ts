@@ -64,6 +64,8 @@ export const settings: readonly Setting[] = [
   { key: 'dns.servers', type: 'hostPortList', default: [], description: 'DNS servers as host:port list (comma separated in the environment); empty = the system resolvers' },
   { key: 'dns.timeout', type: 'integer', default: 5000, min: 100, max: 60000, description: 'Milliseconds one DNS query may take' },
 
+  { key: 'owner.email', type: 'string', default: '', description: 'At first start (no owner yet): create the owner admin user with this address' },
+  { key: 'owner.password', type: 'string', default: '', description: 'Password for owner.email; used only at first start, never logged' },
   { key: 'accounts.defaultQuota', type: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: 'Quota in bytes for new accounts (0 = unlimited)' },
   { key: 'accounts.passwordMinLength', type: 'integer', default: 10, min: 8, max: 128, description: 'Shortest allowed account password' }
 ];
@@ -96,4 +98,5 @@ export interface Config {
   tls: { cert: string; key: string };
   dns: { servers: string[]; timeout: number };
   accounts: { defaultQuota: number; passwordMinLength: number };
+  owner: { email: string; password: string };
 }

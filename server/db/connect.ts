@@ -5,10 +5,12 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import * as initial from './migrations/20261122T0001_initial.js';
+import * as admins from './migrations/20261122T0002_admins.js';
 
 /** Migrations in order; names are frozen once released. */
 const migrations: Record<string, Migration> = {
-  '20261122T0001_initial': initial
+  '20261122T0001_initial': initial,
+  '20261122T0002_admins': admins
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -130,6 +130,18 @@ export interface AuditTable {
   ip: string | null;
 }
 
+export interface AdminTable {
+  id: Generated<number>;
+  /** e-mail address the admin logs in with, lower-case */
+  login: string;
+  password_hash: string;
+  /** 'owner' may do everything; 'admin' resets passwords and reads */
+  role: 'owner' | 'admin';
+  totp_secret: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -142,6 +154,7 @@ export interface Database {
   blobs: BlobTable;
   outbound: OutboundTable;
   audit_log: AuditTable;
+  admins: AdminTable;
 }
 
 export type Domain = Selectable<DomainTable>;
@@ -154,4 +167,5 @@ export type Alias = Selectable<AliasTable>;
 export type Forward = Selectable<ForwardTable>;
 export type OutboundEntry = Selectable<OutboundTable>;
 export type AuditEntry = Selectable<AuditTable>;
+export type Admin = Selectable<AdminTable>;
 export type Timestamp = ColumnType<number, number, number>;
