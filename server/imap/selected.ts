@@ -76,6 +76,16 @@ export class SelectedMailbox {
     return out;
   }
 
+  /**
+   * Removes expunged UIDs and returns the lines that announce it: one VANISHED with QRESYNC (RFC 7162 §3.2.10),
+   * else an EXPUNGE per message from the highest sequence number down.
+   */
+  expungeLines(uids: number[], qresync: boolean): string[] {
+    const seqs = this.removeUids(uids);
+    if (!seqs.length) return [];
+    return qresync ? [`* VANISHED ${compactSet(uids)}`] : seqs.map((seq) => `* ${seq} EXPUNGE`);
+  }
+
   /** Removes UIDs; returns their sequence numbers in the order to announce them. */
   removeUids(uids: number[]): number[] {
     const seqs: number[] = [];
@@ -110,13 +120,7 @@ export class SelectedMailbox {
       this.knownModseq = fresh.highestmodseq;
     }
     if (options.allowExpunge && this.pendingExpunged.size) {
-      const gone = [...this.pendingExpunged].sort((a, b) => a - b);
-      if (options.qresync) {
-        this.removeUids(gone);
-        lines.push(`* VANISHED ${compactSet(gone)}`);
-      } else {
-        for (const seq of this.removeUids(gone)) lines.push(`* ${seq} EXPUNGE`);
-      }
+      lines.push(...this.expungeLines([...this.pendingExpunged].sort((a, b) => a - b), options.qresync));
     }
     if (added.length) {
       this.uids = this.uids.concat(added);

@@ -136,9 +136,9 @@ function compile(c: Compiler, key: SearchKey): Plan {
     case 'field':
       return fieldPlan(FIELD_COLUMNS[key.field], key.value);
     case 'text':
-      return textPlan(c, key.scope, key.value);
+      return textPlan(key.scope, key.value);
     case 'header':
-      return headerPlan(c, key.name, key.value);
+      return headerPlan(key.name, key.value);
     case 'seq':
       return setPlan(c, c.resolve.seq(key.set));
     case 'uid':
@@ -243,7 +243,7 @@ function drivenByText(key: SearchKey): boolean {
 
 const characters = (text: string): number => [...text].length;
 
-function textPlan(c: Compiler, scope: 'text' | 'body', value: string): Plan {
+function textPlan(scope: 'text' | 'body', value: string): Plan {
   if (value === '') return exact(true);
   const columns = scope === 'text' ? '{headers body}' : '{body}';
   if (characters(value) >= TRIGRAM) return exact(fullText(`${columns} : ${phrase(value)}`));
@@ -259,7 +259,7 @@ function textPlan(c: Compiler, scope: 'text' | 'body', value: string): Plan {
   };
 }
 
-function headerPlan(c: Compiler, name: string, value: string): Plan {
+function headerPlan(name: string, value: string): Plan {
   // the index holds every header line as "Name: decoded value"
   const phrases = [`${name}:`, value].filter((p) => characters(p) >= TRIGRAM).map(phrase);
   const key = name.toLowerCase();

@@ -29,9 +29,8 @@ export const append: CommandSpec = {
     let flags: string[] = [];
     let internalDate = Date.now();
     if (args[i]?.type === 'list') flags = flagList(args[i++]);
-    if (args[i]?.type === 'string' && !args[i + 1]) {
-      // no date
-    } else if (args[i] && args[i].type === 'string' && args[i + 1]) {
+    // a string followed by something else is the date-time; a string at the end is the message
+    if (args[i]?.type === 'string' && args[i + 1]) {
       const parsed = parseDateTime(astring(args[i++], 'a date-time'));
       if (parsed === null) throw bad('Invalid date-time');
       internalDate = parsed;

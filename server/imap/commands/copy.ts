@@ -1,17 +1,15 @@
 // COPY and MOVE (RFC 9051 §6.4.7-8, RFC 6851) with COPYUID (RFC 4315 §3).
 import type { CommandSpec, ImapSession } from '../session.js';
 import type { ImapCommand } from '../parser.js';
-import { no } from '../errors.js';
-import { argCount } from './args.js';
+import { bad, no } from '../errors.js';
 import { readMailboxName } from './names.js';
 import { resolveSet } from './sets.js';
 import { compactSet } from '../sequence.js';
 import { findMailbox } from '../../store/mailboxes.js';
-import { copyMessages, moveMessages, type CopyResult } from '../../store/mailbox-messages.js';
-import { quotaUsage } from '../../store/mailbox-messages.js';
+import { copyMessages, moveMessages, quotaUsage, type CopyResult } from '../../store/mailbox-messages.js';
 
 export async function runCopy(session: ImapSession, command: ImapCommand, args: ImapCommand['args'], byUid: boolean, move: boolean) {
-  if (args.length !== 2) argCount({ ...command, args }, 2);
+  if (args.length !== 2) throw bad(`Wrong number of arguments for ${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`);
   const selected = session.selected!;
   if (move && selected.readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
   const ranges = resolveSet(session, args[0], byUid);
@@ -36,12 +34,8 @@ export async function runCopy(session: ImapSession, command: ImapCommand, args: 
   if (expunged?.uids.length) {
     services.blobs.unlinkUnreferenced(services.db, expunged.freed).catch(() => 0);
     session.publish({ mailboxId: selected.mailbox.id, kind: 'expunge', uids: expunged.uids, modseq: expunged.modseq });
-    if (session.enabled.has('QRESYNC')) {
-      selected.removeUids(expunged.uids);
-      session.write(`* VANISHED ${compactSet(expunged.uids)}\r\n`);
-    } else {
-      session.write(selected.removeUids(expunged.uids).map((s) => `* ${s} EXPUNGE`).join('\r\n') + '\r\n');
-    }
+    const lines = selected.expungeLines(expunged.uids, session.enabled.has('QRESYNC'));
+    if (lines.length) session.write(lines.join('\r\n') + '\r\n');
   }
   return { text: `${byUid ? 'UID ' : ''}MOVE completed` };
 }

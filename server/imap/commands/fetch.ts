@@ -201,7 +201,7 @@ export async function runFetch(session: ImapSession, command: ImapCommand, args:
               data = Buffer.alloc(0);
             }
             if (item.name === 'BINARY.SIZE') {
-              add(item.label.replace('BINARY.SIZE', 'BINARY.SIZE'), String(data.length));
+              add(item.label, String(data.length));
               break;
             }
             let label = item.label;
