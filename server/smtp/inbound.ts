@@ -74,8 +74,8 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
 
   const blob = await blobs.write(sources);
   try {
-    const inMemory = sources.every((s): s is Buffer => Buffer.isBuffer(s));
-    const raw = inMemory ? Buffer.concat(sources) : await blobs.read(blob.id);
+    // the spool file's bytes are already in memory (read for verification): no second read of the blob
+    const raw = Buffer.concat(sources.map((s) => (Buffer.isBuffer(s) ? s : original.subarray(spool.head.length))));
     const prepared = prepareMessage(raw);
     const internalDate = Date.now();
     const stored = await writes.run(async (tx) => {

@@ -365,5 +365,20 @@ describe('MX authentication', () => {
       expect(stored.raw).toContain('X-Filler-13999: ');
       expect(stored.raw.endsWith('\r\n\r\nbody after a huge header\r\n')).toBe(true);
     });
+
+    it('stores a message larger than the in-memory spool with its structure computed from all of it', async () => {
+      const body = Array.from({ length: 30_000 }, (_, i) => `Zeile ${i} ${'b'.repeat(60)}`).join('\r\n'); // ~2 MB body
+      const raw = buildMessage('ceo@firma.de', 'large body', body, [`Authentication-Results: ${TEST_HOSTNAME}; dkim=pass header.d=firma.de`]);
+      const before = await messageCount();
+      await send('mallory@forger.test', raw);
+      const stored = await storedSince(before);
+      expect(stored.raw).not.toContain('header.d=firma.de');
+      const [row] = (await listMessages(server.app.services.db, accountId, 'INBOX')).slice(-1);
+      expect(row.size).toBe(Buffer.byteLength(stored.raw, 'latin1'));
+      expect(row.subject).toBe('large body');
+      const structure = JSON.parse(row.bodystructure) as { bodyEnd: number; lines: number };
+      expect(structure.bodyEnd).toBe(row.size);
+      expect(structure.lines).toBe(30_000);
+    });
   });
 });
