@@ -1,5 +1,9 @@
 // build(config) wires every service and never listens by itself; listen() starts the configured servers (tests call both).
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { buildHttp, type HttpApp, type HttpOptions } from './http/app.js';
+import { endpointsOf } from './http/client-settings.js';
 import { openDatabase } from './db/connect.js';
 import { countOwners, createFirstOwner } from './directory/admins.js';
 import { WriteQueue } from './db/transaction.js';
@@ -19,16 +23,21 @@ export interface Listening {
   smtp?: number;
   imap?: number;
   imaps?: number;
+  http?: number;
 }
 
 export interface App {
   services: Services;
+  /** one-time token for the setup link while no owner exists (null otherwise); printed by `serve`, never logged */
+  setupToken: string | null;
   listen(): Promise<Listening>;
   close(): Promise<void>;
 }
 
 export interface BuildOptions {
   logger?: Logger;
+  /** HTTP options for tests (clock, session lifetimes) */
+  http?: Pick<HttpOptions, 'now' | 'lifetime'>;
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -59,7 +68,12 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota }
   };
 
+  // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
+  // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
+  const setupToken = config.http.port >= 0 && (await countOwners(database.db)) === 0 ? crypto.randomBytes(24).toString('base64url') : null;
+
   let mx: MxServer | undefined;
+  let http: HttpApp | undefined;
   const imapServers: ImapServer[] = [];
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
   const limiter = new LoginLimiter();
@@ -68,6 +82,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
 
   return {
     services,
+    setupToken,
     async listen() {
       const listening: Listening = {};
       if (config.smtp.port >= 0) {
@@ -80,12 +95,19 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         imapServers.push(server);
         listening[key] = await server.listen(config[key].port, config.bind);
       }
+      if (config.http.port >= 0) {
+        // last: the client settings it serves name the ports bound above
+        const bound = { ...listening };
+        http = await buildHttp(services, { limiter, setupToken, endpoints: () => endpointsOf(bound), https: config.http.tls ? tls : null, ...options.http });
+        await http.app.listen({ port: config.http.port, host: config.bind });
+        listening.http = (http.app.server.address() as AddressInfo).port;
+      }
       return listening;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([mx?.close(), ...imapServers.map((s) => s.close())]);
+      await Promise.all([mx?.close(), ...imapServers.map((s) => s.close()), http?.app.close()]);
       await database.close();
     }
   };

@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { ConfigError, configReference, exampleConfig, loadConfig } from './config/load.js';
 import { openDatabase } from './db/connect.js';
 import { checkDomainName, displayAddress, unicodeDomain } from './directory/address.js';
-import { addAccount, listAccounts, removeAccount, setActive, setPassword } from './directory/accounts.js';
+import { addAccount, deleteAccount, listAccounts, setActive, setPassword } from './directory/accounts.js';
 import type { Actor } from './directory/audit.js';
 import { addDomain, clearCatchAll, listDomains, removeDomain, setCatchAll } from './directory/domains.js';
 import { createFirstOwner } from './directory/admins.js';
@@ -181,8 +181,7 @@ async function admin(parsed: Parsed): Promise<void> {
         if (!parsed.flags.has('--yes') && !(await confirm(`Delete ${address} and ALL its mail? Type the address to confirm: `, address))) {
           throw new UsageError('not confirmed: pass --yes to delete the account and all its mail');
         }
-        const freed = await removeAccount(db, actor, address);
-        await new BlobStore(config.dataDir).unlinkUnreferenced(db, freed);
+        await deleteAccount(db, new BlobStore(config.dataDir), actor, address);
         done(`account ${address} and all its mail removed`);
         break;
       }
@@ -259,6 +258,12 @@ async function serve(): Promise<void> {
   if (listening.smtp !== undefined) lines.push(`  SMTP (MX)      ${host}:${listening.smtp}`);
   if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
+  if (listening.http !== undefined) {
+    const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
+    lines.push(`  Admin API      ${base}/api/v1 (OpenAPI: ${base}/api/docs)`);
+    // the link is the only way in until an owner exists: printed here, never written to the log
+    if (app.setupToken) lines.push('', `  No owner yet. Create one with this one-time link:`, `  ${base}/setup#token=${app.setupToken}`, `  or: postfach admin owner create <address> --password-stdin`, '');
+  }
   lines.push('  Manage domains and accounts with: postfach admin --help');
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ listening }, 'listening');

@@ -57,6 +57,10 @@ export const settings: readonly Setting[] = [
   port('pop3.port', 1110, 'POP3 port with STLS (110 in production)'),
   port('pop3s.port', 1995, 'POP3 port with implicit TLS (995 in production)'),
   port('http.port', 8080, 'Admin API and UI port'),
+  { key: 'http.tls', type: 'boolean', default: false, description: 'Serve the admin API and UI over HTTPS with the server certificate (session cookies are then marked Secure)' },
+  { key: 'http.trustProxy', type: 'boolean', default: false, description: 'Behind a reverse proxy on the same box: take the client address and https from X-Forwarded-For/-Proto' },
+  { key: 'http.sessionIdleTimeout', type: 'integer', default: 1800, min: 60, max: 86400, description: 'Seconds without a request after which an admin login session ends' },
+  { key: 'http.sessionMaxAge', type: 'integer', default: 43200, min: 300, max: 2592000, description: 'Seconds after login after which an admin session ends whatever the activity' },
 
   { key: 'tls.cert', type: 'string', default: '', description: 'PEM certificate chain file; empty = a self-signed certificate generated in the data folder at first start' },
   { key: 'tls.key', type: 'string', default: '', description: 'PEM private key file belonging to tls.cert' },
@@ -94,7 +98,7 @@ export interface Config {
   imaps: { port: number };
   pop3: { port: number };
   pop3s: { port: number };
-  http: { port: number };
+  http: { port: number; tls: boolean; trustProxy: boolean; sessionIdleTimeout: number; sessionMaxAge: number };
   tls: { cert: string; key: string };
   dns: { servers: string[]; timeout: number };
   accounts: { defaultQuota: number; passwordMinLength: number };

@@ -137,9 +137,40 @@ export interface AdminTable {
   password_hash: string;
   /** 'owner' may do everything; 'admin' resets passwords and reads */
   role: 'owner' | 'admin';
+  /** base32 TOTP secret (RFC 6238) once confirmed; login then needs a code */
   totp_secret: string | null;
+  /** secret handed out for enrolment, not yet confirmed with a code */
+  totp_pending: string | null;
+  /** last accepted TOTP time step: a code is accepted once (RFC 6238 §5.2) */
+  totp_last_step: number | null;
   created_at: number;
   updated_at: number;
+}
+
+export interface AdminSessionTable {
+  /** sha256 (hex) of the cookie value */
+  id: string;
+  admin_id: number;
+  csrf_token: string;
+  created_at: number;
+  last_seen_at: number;
+  /** absolute end, whatever the activity */
+  expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiTokenTable {
+  id: Generated<number>;
+  name: string;
+  /** sha256 (hex) of the token; the token itself is shown once */
+  token_hash: string;
+  role: 'owner' | 'admin';
+  /** admin user who created it; null once that user is removed (the token is revoked then) */
+  created_by: number | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
 }
 
 export interface Database {
@@ -155,6 +186,8 @@ export interface Database {
   outbound: OutboundTable;
   audit_log: AuditTable;
   admins: AdminTable;
+  admin_sessions: AdminSessionTable;
+  api_tokens: ApiTokenTable;
 }
 
 export type Domain = Selectable<DomainTable>;
@@ -168,4 +201,6 @@ export type Forward = Selectable<ForwardTable>;
 export type OutboundEntry = Selectable<OutboundTable>;
 export type AuditEntry = Selectable<AuditTable>;
 export type Admin = Selectable<AdminTable>;
+export type AdminSession = Selectable<AdminSessionTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
 export type Timestamp = ColumnType<number, number, number>;

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Account, Database } from '../db/schema.js';
 import { writeTransaction, type Tx } from '../db/transaction.js';
 import { createDefaultMailboxes } from '../store/mailboxes.js';
+import type { BlobStore } from '../store/blobs.js';
 import { purgeAccountMail } from '../store/messages.js';
 import { checkHostedAddress } from './address.js';
 import { audit, type Actor } from './audit.js';
@@ -131,11 +132,17 @@ export async function updateAccount(db: Kysely<Database>, actor: Actor, addressI
   });
 }
 
+export interface RemovedAccount {
+  account: Account;
+  /** blob ids whose last reference went with the account: unlink them after the commit */
+  freed: string[];
+}
+
 /**
  * Deletes an account and all its mail: messages, folders, aliases pointing at it, its forward, forwards and catch-alls
- * naming it. Returns blob ids to unlink after the commit.
+ * naming it, in one transaction. The blob files are left to the caller (see deleteAccount).
  */
-export async function removeAccount(db: Kysely<Database>, actor: Actor, addressInput: string): Promise<string[]> {
+export async function removeAccount(db: Kysely<Database>, actor: Actor, addressInput: string): Promise<RemovedAccount> {
   return writeTransaction(db, async (tx) => {
     const account = await requireAccount(tx, addressInput);
     const freed = await purgeAccountMail(tx, account.id);
@@ -158,6 +165,12 @@ export async function removeAccount(db: Kysely<Database>, actor: Actor, addressI
     await tx.updateTable('domains').set({ catchall_target: null }).where('catchall_target', 'in', names).execute();
     await tx.deleteFrom('accounts').where('id', '=', account.id).execute();
     await audit(tx, actor, 'account.remove', account.address, { aliases: aliases.map((a) => a.address) });
-    return freed;
+    return { account, freed };
   });
+}
+
+/** removeAccount, then the blob files no other message references are unlinked: the mail is really gone. */
+export async function deleteAccount(db: Kysely<Database>, blobs: BlobStore, actor: Actor, addressInput: string): Promise<{ account: Account; blobsRemoved: number }> {
+  const { account, freed } = await removeAccount(db, actor, addressInput);
+  return { account, blobsRemoved: await blobs.unlinkUnreferenced(db, freed) };
 }

@@ -6,7 +6,7 @@ import type { Database, Domain } from '../db/schema.js';
 import { writeTransaction, type Tx } from '../db/transaction.js';
 import { checkDomainName, checkHostedAddress } from './address.js';
 import { audit, type Actor } from './audit.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { conflict, DirectoryError, invalid, notFound } from './errors.js';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -66,7 +66,7 @@ export async function removeDomain(db: Kysely<Database>, actor: Actor, nameInput
     const domain = await requireDomain(tx, nameInput);
     const accounts = await tx.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('domain_id', '=', domain.id).executeTakeFirstOrThrow();
     if (Number(accounts.n) > 0) {
-      throw invalid('domain', 'empty', `domain ${domain.name} still has ${accounts.n} account(s); remove or move them first`);
+      throw new DirectoryError('conflict', 'domain', 'empty', `domain ${domain.name} still has ${accounts.n} account(s); remove or move them first`);
     }
     await tx.deleteFrom('forwards').where('domain_id', '=', domain.id).execute();
     await tx.deleteFrom('aliases').where('domain_id', '=', domain.id).execute();

@@ -54,9 +54,9 @@ export interface ForwardView {
 
 /**
  * Adds destinations to the forward of a hosted address (creating it), all or none; keepCopy is set for the
- * whole forward.
+ * whole forward. With `replace` the given destinations become the whole list (the admin UI's edit).
  */
-export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string | string[], keepCopy?: boolean): Promise<void> {
+export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput: string, destinationInput: string | string[], keepCopy?: boolean, replace = false): Promise<void> {
   const { domain, address: source } = checkHostedAddress('source', sourceInput);
   const destinations = (Array.isArray(destinationInput) ? destinationInput : [destinationInput]).map((input) => {
     const dest = normalizeAddress(input);
@@ -79,6 +79,10 @@ export async function addForward(db: Kysely<Database>, actor: Actor, sourceInput
     } else {
       // adding a destination leaves keep-copy as it is unless the caller says otherwise
       if (keepCopy !== undefined) await tx.updateTable('forwards').set({ keep_copy: keepCopy ? 1 : 0 }).where('id', '=', forward.id).execute();
+      if (replace) {
+        const dropped = await tx.deleteFrom('forward_destinations').where('forward_id', '=', forward.id).where('destination', 'not in', destinations).returning('destination').execute();
+        for (const { destination } of dropped) await audit(tx, actor, 'forward.remove', source, { destination });
+      }
     }
     for (const destination of destinations) {
       await tx

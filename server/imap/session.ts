@@ -317,6 +317,10 @@ export class ImapSession {
   }
 
   private onChange(change: MailboxChange): void {
+    if (change.kind === 'account') {
+      this.bye('Account closed by the administrator');
+      return;
+    }
     const selected = this.selected;
     if (!selected || change.mailboxId !== selected.mailbox.id || change.origin === this.id) return;
     selected.dirty = true;

@@ -163,3 +163,15 @@ export function listMessages(tx: Tx, accountId: number, mailboxName: string): Pr
     .orderBy('messages.uid')
     .execute();
 }
+
+/** Number of messages per account (all folders), for the admin views; accounts without mail are absent. */
+export async function messageCountsByAccount(tx: Tx, accountIds?: number[]): Promise<Map<number, number>> {
+  if (accountIds && !accountIds.length) return new Map();
+  let q = tx
+    .selectFrom('messages')
+    .innerJoin('mailboxes', 'mailboxes.id', 'messages.mailbox_id')
+    .select(['mailboxes.account_id as account', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('mailboxes.account_id');
+  if (accountIds) q = q.where('mailboxes.account_id', 'in', accountIds);
+  return new Map((await q.execute()).map((r) => [r.account, Number(r.n)]));
+}

@@ -4,7 +4,8 @@ import { EventEmitter } from 'node:events';
 export interface MailboxChange {
   mailboxId: number;
   accountId: number;
-  kind: 'exists' | 'flags' | 'expunge' | 'mailboxes';
+  /** 'account': the account was deleted, deactivated or merged away; its sessions end */
+  kind: 'exists' | 'flags' | 'expunge' | 'mailboxes' | 'account';
   uids: number[];
   modseq: number;
   /** the IMAP session that made the change (it has told its client already) */
@@ -21,6 +22,11 @@ export class MailboxNotifier {
   /** Called after the transaction that made the change committed. */
   publish(change: MailboxChange): void {
     this.emitter.emit(`account:${change.accountId}`, change);
+  }
+
+  /** Ends every session of an account (deleted, deactivated, merged into another); called after the commit. */
+  closeAccount(accountId: number): void {
+    this.publish({ accountId, mailboxId: 0, kind: 'account', uids: [], modseq: 0 });
   }
 
   subscribe(accountId: number, listener: (change: MailboxChange) => void): () => void {

@@ -174,7 +174,8 @@ describe('accounts and routing in the database', () => {
     await writeTransaction(handle.db, (tx) => storeMessage(tx, blob, prepareMessage(raw), [{ accountId: gone.id, specialUse: null }], Date.now()));
     blobs.release(blob.id);
 
-    const freed = await removeAccount(handle.db, actor, 'GONE@example.org');
+    const { account: removed, freed } = await removeAccount(handle.db, actor, 'GONE@example.org');
+    expect(removed.id).toBe(gone.id);
     expect(freed).toEqual([blob.id]);
     expect(await blobs.unlinkUnreferenced(handle.db, freed)).toBe(1);
     expect(fs.existsSync(blobs.path(blob.id))).toBe(false);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build, type App, type Listening } from '../../server/app.js';
+import { build, type App, type BuildOptions, type Listening } from '../../server/app.js';
 import { loadConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
 import { addAccount } from '../../server/directory/accounts.js';
@@ -30,6 +30,8 @@ export interface TestServerOptions {
   /** reuse a data folder (restart tests) */
   dataDir?: string;
   dns?: TestDnsServer;
+  /** build options beyond the logger (the HTTP clock and session lifetimes) */
+  build?: Omit<BuildOptions, 'logger'>;
 }
 
 export function tempDir(prefix = 'postfach-test-'): string {
@@ -58,7 +60,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       ...options.overrides
     }
   });
-  const app = await build(config, { logger: createLogger(process.env.POSTFACH_TEST_LOG ?? 'silent') });
+  const app = await build(config, { ...options.build, logger: createLogger(process.env.POSTFACH_TEST_LOG ?? 'silent') });
   const ports = await app.listen();
   return {
     app,
