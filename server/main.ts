@@ -5,9 +5,14 @@ import readline from 'node:readline';
 import { ConfigError, configReference, exampleConfig, loadConfig } from './config/load.js';
 import { openDatabase } from './db/connect.js';
 import { checkDomainName, displayAddress, unicodeDomain } from './directory/address.js';
-import { addAccount, deleteAccount, listAccounts, setActive, setPassword } from './directory/accounts.js';
+import { addAccount, deleteAccount, listAccounts, setActive, setPassword, updateAccount } from './directory/accounts.js';
+import { createApiToken, listApiTokens, revokeApiToken } from './directory/api-tokens.js';
+import { mergeAccounts } from './directory/merge.js';
+import { checkDomain } from './dns/check.js';
+import { expectedRecords } from './dns/records.js';
+import { createResolver } from './dns/resolver.js';
 import type { Actor } from './directory/audit.js';
-import { addDomain, clearCatchAll, listDomains, removeDomain, setCatchAll } from './directory/domains.js';
+import { addDomain, clearCatchAll, listDomains, removeDomain, requireDomain, setCatchAll } from './directory/domains.js';
 import { createFirstOwner } from './directory/admins.js';
 import { DirectoryError } from './directory/errors.js';
 import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
@@ -19,15 +24,20 @@ const USAGE = `Usage: postfach <command>
 
   serve                                   start every configured server
   admin domain add|list|remove <domain>
+  admin domain records <domain>           the DNS records to set (MX, SPF, DKIM, DMARC, ownership)
+  admin domain check <domain>             live DNS check of those records: ok / missing / wrong
   admin account add <address> [--name "Display Name"] [--quota BYTES] [--inactive] [--password-stdin]
   admin account list [--domain DOMAIN]
   admin account remove <address> [--yes]
   admin account passwd <address> [--password-stdin]
   admin account activate|deactivate <address>
+  admin account update <address> [--name "Display Name"] [--quota BYTES]
+  admin account merge <source> <target> [--yes]   move all folders and mail of source into target, delete source
   admin alias add <alias> <account> | list [account] | remove <alias>
   admin forward add <source> <destination>... [--keep-copy|--no-keep-copy] | list [source] | remove <source> [destination]
   admin catchall set <domain> <address> | clear <domain>
   admin owner create <address> [--password-stdin]   the first owner admin user (once; more are added by an owner)
+  admin token create <name> [--role owner|admin] | list | revoke <id>   API tokens for scripts (shown once)
   config example | reference             print the example config file or the settings reference
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
@@ -40,7 +50,7 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['--name', '--quota', '--domain']);
+const VALUE_FLAGS = new Set(['--name', '--quota', '--domain', '--role']);
 const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help']);
 
 function parseArgs(argv: string[]): Parsed {
@@ -123,13 +133,21 @@ function print(parsed: Parsed, rows: Array<Record<string, unknown>>, columns: st
   for (const row of rows) process.stdout.write(columns.map((c) => String(row[c] ?? '')).join('\t') + '\n');
 }
 
+function quotaFlag(parsed: Parsed): number | undefined {
+  const quota = parsed.flags.get('--quota');
+  if (quota === undefined) return undefined;
+  if (quota === true || !/^\d+$/.test(quota)) throw new UsageError('--quota takes a number of bytes');
+  return Number(quota);
+}
+
 function need(parsed: Parsed, index: number, what: string): string {
   const value = parsed.positional[index];
   if (!value) throw new UsageError(`missing ${what}`);
   return value;
 }
 
-async function admin(parsed: Parsed): Promise<void> {
+/** Runs one admin command; the exit code is 0, or 3 when a DNS check found records not yet right. */
+async function admin(parsed: Parsed): Promise<number> {
   const config = loadConfig();
   const { db, close } = await openDatabase(config.dataDir);
   const actor: Actor = { name: `cli:${os.userInfo().username}` };
@@ -137,6 +155,7 @@ async function admin(parsed: Parsed): Promise<void> {
   const [area, verb] = parsed.positional;
   const arg = (i: number, what: string) => need(parsed, i + 2, what);
   const done = (msg: string) => process.stdout.write(msg + '\n');
+  let exitCode = 0;
   try {
     switch (`${area} ${verb}`) {
       case 'domain add': {
@@ -148,20 +167,31 @@ async function admin(parsed: Parsed): Promise<void> {
       case 'domain list':
         print(parsed, (await listDomains(db)).map((d) => ({ name: d.name, display: unicodeDomain(d.name), active: d.active === 1, catchall: d.catchall_target ? displayAddress(d.catchall_target) : '' })), ['display', 'catchall']);
         break;
+      case 'domain records': {
+        const records = expectedRecords(await requireDomain(db, arg(0, 'domain')), config.hostname);
+        print(parsed, records.map((r) => ({ ...r, shown: r.priority === undefined ? r.value : `${r.priority} ${r.value}` })), ['kind', 'type', 'name', 'shown']);
+        break;
+      }
+      case 'domain check': {
+        const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout });
+        const check = await checkDomain(resolver, await requireDomain(db, arg(0, 'domain')), config.hostname);
+        print(parsed, check.records.map((r) => ({ ...r, foundText: r.found.join(' | ') || '-' })), ['kind', 'status', 'message']);
+        if (check.records.some((r) => r.status !== 'ok')) exitCode = 3;
+        break;
+      }
       case 'domain remove':
         await removeDomain(db, actor, arg(0, 'domain'));
         done(`domain ${arg(0, 'domain')} removed`);
         break;
       case 'account add': {
         const address = arg(0, 'address');
-        const quota = parsed.flags.get('--quota');
-        if (quota !== undefined && (quota === true || !/^\d+$/.test(quota))) throw new UsageError('--quota takes a number of bytes');
+        const quota = quotaFlag(parsed);
         const account = await addAccount(accounts, actor, {
           address,
           password: await readPassword(parsed),
           displayName: typeof parsed.flags.get('--name') === 'string' ? (parsed.flags.get('--name') as string) : '',
           active: !parsed.flags.has('--inactive'),
-          quota: quota === undefined ? undefined : Number(quota)
+          quota
         });
         done(`account ${displayAddress(account.address)} added${account.active ? '' : ' (inactive)'}`);
         break;
@@ -183,6 +213,26 @@ async function admin(parsed: Parsed): Promise<void> {
         }
         await deleteAccount(db, new BlobStore(config.dataDir), actor, address);
         done(`account ${address} and all its mail removed`);
+        break;
+      }
+      case 'account update': {
+        const changes: { displayName?: string; quota?: number } = {};
+        const name = parsed.flags.get('--name');
+        if (typeof name === 'string') changes.displayName = name;
+        if (parsed.flags.has('--quota')) changes.quota = quotaFlag(parsed)!;
+        if (!Object.keys(changes).length) throw new UsageError('account update needs --name and/or --quota');
+        const account = await updateAccount(db, actor, arg(0, 'address'), changes);
+        done(`account ${displayAddress(account.address)} updated (display name "${account.display_name}", quota ${account.quota || 'unlimited'})`);
+        break;
+      }
+      case 'account merge': {
+        const [source, target] = [arg(0, 'source address'), arg(1, 'target address')];
+        if (!parsed.flags.has('--yes') && !(await confirm(`Move all mail of ${source} into ${target} and delete ${source}? Type the source address to confirm: `, source))) {
+          throw new UsageError('not confirmed: pass --yes to merge');
+        }
+        const result = await mergeAccounts(db, actor, source, target);
+        if (parsed.flags.has('--json')) print(parsed, [{ source, target, moved: result.moved, folders: result.folders.map(({ from, to, moved }) => ({ from, to, moved })) }], []);
+        else done(`${source} merged into ${target}: ${result.moved} message(s) in ${result.folders.length} folder(s); ${source} is now an alias of ${target}`);
         break;
       }
       case 'account passwd':
@@ -234,6 +284,24 @@ async function admin(parsed: Parsed): Promise<void> {
         done(`owner ${displayAddress(owner.login)} created`);
         break;
       }
+      case 'token create': {
+        const role = parsed.flags.get('--role') ?? 'owner';
+        if (role !== 'owner' && role !== 'admin') throw new UsageError('--role is owner or admin');
+        const { token, view } = await createApiToken(db, actor, { name: arg(0, 'token name'), role, createdBy: null });
+        if (parsed.flags.has('--json')) print(parsed, [{ ...view, token }], []);
+        else done(`API token ${view.id} "${view.name}" (role ${view.role}); shown only now:\n${token}`);
+        break;
+      }
+      case 'token list':
+        print(parsed, (await listApiTokens(db)).map((t) => ({ ...t, status: t.revokedAt ? 'revoked' : 'active' })), ['id', 'name', 'role', 'status']);
+        break;
+      case 'token revoke': {
+        const id = arg(0, 'token id');
+        if (!/^\d+$/.test(id)) throw new UsageError('token revoke takes the numeric id from token list');
+        await revokeApiToken(db, actor, Number(id));
+        done(`API token ${id} revoked`);
+        break;
+      }
       case 'catchall clear':
         await clearCatchAll(db, actor, arg(0, 'domain'));
         done(`catch-all of ${arg(0, 'domain')} cleared`);
@@ -244,6 +312,7 @@ async function admin(parsed: Parsed): Promise<void> {
   } finally {
     await close();
   }
+  return exitCode;
 }
 
 async function serve(): Promise<void> {
@@ -293,8 +362,7 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     if (command === 'admin') {
-      await admin({ positional: rest, flags: parsed.flags });
-      return 0;
+      return await admin({ positional: rest, flags: parsed.flags });
     }
     if (command === 'config' && rest[0] === 'example') {
       process.stdout.write(exampleConfig());

@@ -12,6 +12,7 @@ import { verifyPassword } from '../../server/directory/password.js';
 import { BlobStore } from '../../server/store/blobs.js';
 import { prepareMessage, storeMessage } from '../../server/store/messages.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { startDnsServer } from '../helpers/dns-server.js';
 import { tempDir } from '../helpers/server.js';
 
 const PASSWORD = 'Sicher-Passwort-7';
@@ -326,6 +327,73 @@ describe('postfach admin', () => {
     expect(rows('SELECT catchall_target FROM domains WHERE name = ?', IDN)).toEqual([{ catchall_target: null }]);
     // everyone else's folders are still there
     expect(count('mailboxes')).toBe(12);
+  });
+
+  it('updates display name and quota; --quota must be a number of bytes', async () => {
+    const updated = await postfach(['admin', 'account', 'update', 'info@example.org', '--name', 'Info Team', '--quota', '1048576']);
+    expect(updated).toMatchObject({ code: 0, stderr: '', stdout: 'account info@example.org updated (display name "Info Team", quota 1048576)\n' });
+    changes.push({ action: 'account.update', target: 'info@example.org' });
+    const [badQuota, nothing] = await Promise.all([
+      postfach(['admin', 'account', 'update', 'info@example.org', '--quota', 'viel']),
+      postfach(['admin', 'account', 'update', 'info@example.org'])
+    ]);
+    expect(badQuota).toMatchObject({ code: 2 });
+    expect(badQuota.stderr).toMatch(/^postfach: --quota takes a number of bytes\n/);
+    expect(nothing.stderr).toMatch(/^postfach: account update needs --name and\/or --quota\n/);
+    expect(rows('SELECT display_name, quota FROM accounts WHERE address = ?', 'info@example.org')).toEqual([{ display_name: 'Info Team', quota: 1048576 }]);
+  });
+
+  it('merges one account into another only with --yes; the source address becomes an alias', async () => {
+    expect(await postfach(['admin', 'account', 'add', 'alt@example.org', '--password-stdin'], PASSWORD + '\n')).toMatchObject({ code: 0 });
+    changes.push({ action: 'account.add', target: 'alt@example.org' });
+    const unconfirmed = await postfach(['admin', 'account', 'merge', 'alt@example.org', 'info@example.org']);
+    expect(unconfirmed.code).toBe(2);
+    expect(rows('SELECT address FROM accounts WHERE address = ?', 'alt@example.org')).toHaveLength(1);
+    const merged = json<Array<{ moved: number; folders: unknown[] }>>(await postfach(['admin', 'account', 'merge', 'alt@example.org', 'info@example.org', '--yes', '--json']));
+    expect(merged[0].moved).toBe(0);
+    changes.push({ action: 'account.merge', target: 'alt@example.org' });
+    expect(rows('SELECT address FROM accounts WHERE address = ?', 'alt@example.org')).toEqual([]);
+    expect(rows('SELECT a.address, b.address AS account FROM aliases a JOIN accounts b ON b.id = a.account_id WHERE a.address = ?', 'alt@example.org')).toEqual([
+      { address: 'alt@example.org', account: 'info@example.org' }
+    ]);
+  });
+
+  it('prints the DNS records to set, and checks them live against the configured DNS server', async () => {
+    const records = json<Array<{ kind: string; type: string; name: string; value: string }>>(await postfach(['admin', 'domain', 'records', 'example.org', '--json']));
+    expect(records.map((r) => `${r.kind} ${r.type} ${r.name}`)).toEqual([
+      'MX MX example.org',
+      'SPF TXT example.org',
+      expect.stringMatching(/^DKIM TXT pf\d{6}\._domainkey\.example\.org$/),
+      'DMARC TXT _dmarc.example.org',
+      'OWNERSHIP TXT _postfach.example.org'
+    ]);
+    const dns = await startDnsServer({ 'example.org': [{ type: 'MX', exchange: 'mx.example.org', priority: 10 }, { type: 'TXT', data: 'v=spf1 mx -all' }], 'mx.example.org': [{ type: 'A', address: '192.0.2.1' }] });
+    try {
+      const env = { POSTFACH_DATA_DIR: dataDir, POSTFACH_LOG_LEVEL: 'silent', POSTFACH_DNS_SERVERS: dns.address, POSTFACH_HOSTNAME: 'mx.example.org' };
+      const check = await runCli(['admin', 'domain', 'check', 'example.org', '--json'], { env });
+      // not every record is set: exit code 3, so scripts can wait for DNS
+      expect(check.code).toBe(3);
+      const byKind = Object.fromEntries((JSON.parse(check.stdout) as Array<{ kind: string; status: string }>).map((r) => [r.kind, r.status]));
+      expect(byKind).toEqual({ MX: 'ok', SPF: 'ok', DKIM: 'missing', DMARC: 'missing', OWNERSHIP: 'missing' });
+    } finally {
+      await dns.close();
+    }
+  });
+
+  it('creates an API token shown once and stored hashed, lists and revokes it', async () => {
+    const created = await postfach(['admin', 'token', 'create', 'backup script', '--role', 'admin']);
+    expect(created.code).toBe(0);
+    const token = /^(pfat_\S+)$/m.exec(created.stdout)?.[1];
+    expect(token).toBeDefined();
+    changes.push({ action: 'token.add', target: 'backup script' });
+    expect(JSON.stringify(rows('SELECT * FROM api_tokens'))).not.toContain(token!);
+    const listed = json<Array<{ id: number; name: string; role: string; status: string }>>(await postfach(['admin', 'token', 'list', '--json']));
+    expect(listed).toMatchObject([{ name: 'backup script', role: 'admin', status: 'active' }]);
+    expect(JSON.stringify(listed)).not.toContain(token!);
+    expect(await postfach(['admin', 'token', 'revoke', String(listed[0].id)])).toMatchObject({ code: 0, stdout: `API token ${listed[0].id} revoked\n` });
+    changes.push({ action: 'token.revoke', target: 'backup script' });
+    expect(json<Array<{ status: string }>>(await postfach(['admin', 'token', 'list', '--json']))).toMatchObject([{ status: 'revoked' }]);
+    expect(await postfach(['admin', 'token', 'create', 'x', '--role', 'root'])).toMatchObject({ code: 2 });
   });
 
   it('refuses a password in the arguments, and unknown commands, with exit code 2 and the usage', async () => {
