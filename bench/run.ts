@@ -1,4 +1,5 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http).
+import { benchHttp } from './http.js';
 import { benchImap } from './imap.js';
 import { benchInbound } from './inbound.js';
 
@@ -13,6 +14,13 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
     benchImap({
       messages: Number(process.env.BENCH_IMAP_N ?? 100_000),
       idleConnections: Number(process.env.BENCH_IDLE ?? 5000)
+    }),
+  http: () =>
+    benchHttp({
+      accounts: Number(process.env.BENCH_HTTP_ACCOUNTS ?? 2000),
+      messages: Number(process.env.BENCH_HTTP_N ?? 20_000),
+      concurrency: 10,
+      seconds: 5
     })
 };
 
