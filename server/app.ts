@@ -10,17 +10,24 @@ import { WriteQueue } from './db/transaction.js';
 import { createResolver } from './dns/resolver.js';
 import { createLogger, type Logger } from './log/logger.js';
 import type { Services } from './services.js';
-import { createMxServer, type MxServer } from './smtp/mx.js';
+import { createMxServer } from './smtp/mx.js';
+import type { SmtpListener } from './smtp/listener.js';
 import { createImapServer, type ImapServer } from './imap/server.js';
 import { LoginLimiter } from './auth/rate-limit.js';
 import type { ImapSession } from './imap/session.js';
 import { BlobStore } from './store/blobs.js';
 import { MailboxNotifier } from './store/notifier.js';
 import { loadTlsMaterial } from './tls/certificates.js';
+import { Srs, serverSecret } from './mailauth/srs.js';
+import { QueueRunner } from './queue/runner.js';
+import { SmtpDelivery } from './queue/deliver.js';
+import { createSubmissionServer } from './smtp/submission.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
   smtp?: number;
+  submission?: number;
+  submissions?: number;
   imap?: number;
   imaps?: number;
   http?: number;
@@ -38,6 +45,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** HTTP options for tests (clock, session lifetimes) */
   http?: Pick<HttpOptions, 'now' | 'lifetime'>;
+  /** false: listen() leaves the outbound queue stopped (tests that inspect queued entries) */
+  queue?: boolean;
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -55,24 +64,29 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     }
   }
   const tls = await loadTlsMaterial({ ...config.tls, dataDir: config.dataDir, hostname: config.hostname }, log);
-  const services: Services = {
+  const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout });
+  const services = {
     config,
     log,
     database,
     db: database.db,
     writes: new WriteQueue(database.db),
     blobs,
-    resolver: createResolver({ servers: config.dns.servers, timeout: config.dns.timeout }),
+    resolver,
     notifier: new MailboxNotifier(),
     tls,
-    accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota }
-  };
+    accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota },
+    srs: new Srs(await serverSecret(database.db, 'srs'))
+  } as Services;
+  // the runner needs the services it is part of (it commits DSNs through them)
+  services.queue = new QueueRunner(services, new SmtpDelivery(config, resolver, log));
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
   // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
   const setupToken = config.http.port >= 0 && (await countOwners(database.db)) === 0 ? crypto.randomBytes(24).toString('base64url') : null;
 
-  let mx: MxServer | undefined;
+  let mx: SmtpListener | undefined;
+  const submissionServers: SmtpListener[] = [];
   let http: HttpApp | undefined;
   const imapServers: ImapServer[] = [];
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
@@ -89,6 +103,12 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         mx = createMxServer(services);
         listening.smtp = await mx.listen(config.smtp.port, config.bind);
       }
+      for (const [key, implicitTls] of [['submission', false], ['submissions', true]] as const) {
+        if (config[key].port < 0) continue;
+        const server = createSubmissionServer(services, { implicitTls, limiter });
+        submissionServers.push(server);
+        listening[key] = await server.listen(config[key].port, config.bind);
+      }
       for (const [key, implicitTls] of [['imap', false], ['imaps', true]] as const) {
         if (config[key].port < 0) continue;
         const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions });
@@ -102,12 +122,15 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         await http.app.listen({ port: config.http.port, host: config.bind });
         listening.http = (http.app.server.address() as AddressInfo).port;
       }
+      if (options.queue !== false) await services.queue.start();
       return listening;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([mx?.close(), ...imapServers.map((s) => s.close()), http?.app.close()]);
+      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close()]);
+      // after the listeners: attempts running now are recorded before the database closes
+      await services.queue.stop();
       await database.close();
     }
   };

@@ -10,6 +10,8 @@ import type { MailboxNotifier } from './store/notifier.js';
 import type { TlsMaterial } from './tls/certificates.js';
 import type { AccountContext } from './directory/accounts.js';
 import type { WriteQueue } from './db/transaction.js';
+import type { Srs } from './mailauth/srs.js';
+import type { QueueRunner } from './queue/runner.js';
 
 export interface Services {
   config: Config;
@@ -23,4 +25,8 @@ export interface Services {
   notifier: MailboxNotifier;
   tls: TlsMaterial;
   accounts: AccountContext;
+  /** sender rewriting for forwards and the decoding of bounces to rewritten addresses */
+  srs: Srs;
+  /** the outbound queue: kick() after committing new entries */
+  queue: QueueRunner;
 }

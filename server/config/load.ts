@@ -130,6 +130,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (Boolean(result.owner.email) !== Boolean(result.owner.password)) {
     throw new ConfigError(result.owner.email ? 'owner.password' : 'owner.email', 'owner.email and owner.password (POSTFACH_OWNER_EMAIL, POSTFACH_OWNER_PASSWORD) go together');
   }
+  if (result.queue.relay && !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(result.queue.relay)) {
+    throw new ConfigError('queue.relay', `"${result.queue.relay}" is not host:port (e.g. smtp.provider.example:587)`);
+  }
+  if (Boolean(result.queue.relayUser) !== Boolean(result.queue.relayPassword)) {
+    throw new ConfigError(result.queue.relayUser ? 'queue.relayPassword' : 'queue.relayUser', 'queue.relayUser and queue.relayPassword go together');
+  }
   result.dataDir = path.resolve(result.dataDir);
   return result;
 }

@@ -68,6 +68,17 @@ export const settings: readonly Setting[] = [
   { key: 'dns.servers', type: 'hostPortList', default: [], description: 'DNS servers as host:port list (comma separated in the environment); empty = the system resolvers' },
   { key: 'dns.timeout', type: 'integer', default: 5000, min: 100, max: 60000, description: 'Milliseconds one DNS query may take' },
 
+  { key: 'queue.remotePort', type: 'integer', default: 25, min: 1, max: 65535, description: 'Port remote mail servers are delivered to (25; only tests and unusual networks change it)' },
+  { key: 'queue.maxAge', type: 'integer', default: 5 * 24 * 3600, min: 60, max: 30 * 24 * 3600, description: 'Seconds a message is retried before it bounces (RFC 5321 section 4.5.4.1 suggests 4-5 days)' },
+  { key: 'queue.retryDelay', type: 'integer', default: 300, min: 1, max: 86400, description: 'Seconds before the first retry after a temporary failure; each further retry waits twice as long' },
+  { key: 'queue.retryMaxDelay', type: 'integer', default: 4 * 3600, min: 1, max: 7 * 86400, description: 'Longest wait between two retries, in seconds' },
+  { key: 'queue.concurrency', type: 'integer', default: 10, min: 1, max: 1000, description: 'Queue entries delivered at the same time' },
+  { key: 'queue.connectTimeout', type: 'integer', default: 30, min: 1, max: 600, description: 'Seconds to wait for a remote mail server to accept the connection before trying the next one' },
+  { key: 'queue.relay', type: 'string', default: '', description: 'Smarthost as host:port that takes all outbound mail (for networks where port 25 is blocked); empty = deliver to each domain\'s MX' },
+  { key: 'queue.relaySecurity', type: 'enum', default: 'starttls', values: ['starttls', 'tls', 'none'], description: 'How to talk to the smarthost: STARTTLS required, implicit TLS, or plain (only on a trusted network)' },
+  { key: 'queue.relayUser', type: 'string', default: '', description: 'User name for the smarthost (AUTH PLAIN/LOGIN); empty = no authentication' },
+  { key: 'queue.relayPassword', type: 'string', default: '', description: 'Password for queue.relayUser; never logged' },
+
   { key: 'owner.email', type: 'string', default: '', description: 'At first start (no owner yet): create the owner admin user with this address' },
   { key: 'owner.password', type: 'string', default: '', description: 'Password for owner.email; used only at first start, never logged' },
   { key: 'accounts.defaultQuota', type: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: 'Quota in bytes for new accounts (0 = unlimited)' },
@@ -101,6 +112,18 @@ export interface Config {
   http: { port: number; tls: boolean; trustProxy: boolean; sessionIdleTimeout: number; sessionMaxAge: number };
   tls: { cert: string; key: string };
   dns: { servers: string[]; timeout: number };
+  queue: {
+    remotePort: number;
+    maxAge: number;
+    retryDelay: number;
+    retryMaxDelay: number;
+    concurrency: number;
+    connectTimeout: number;
+    relay: string;
+    relaySecurity: 'starttls' | 'tls' | 'none';
+    relayUser: string;
+    relayPassword: string;
+  };
   accounts: { defaultQuota: number; passwordMinLength: number };
   owner: { email: string; password: string };
 }

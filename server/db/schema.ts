@@ -104,19 +104,42 @@ export interface BlobTable {
   created_at: number;
 }
 
-export interface OutboundTable {
+export interface QueueTable {
   id: Generated<number>;
-  /** envelope sender ('' for bounces) */
-  sender: string;
-  recipient: string;
   blob_id: string;
-  /** why it is queued: 'forward' | 'submission' | 'dsn' */
-  origin: string;
-  /** the hosted address that caused a forward, for SRS */
+  /** MAIL FROM used for delivery ('' for DSNs); forwards carry the SRS-rewritten sender */
+  sender: string;
+  /** where a DSN about this entry goes; '' = nowhere (DSNs and null-sender mail never cause one) */
+  return_path: string;
+  /** recipient domain (ASCII, lower-case): one entry per message and domain */
+  domain: string;
+  origin: 'submission' | 'forward' | 'dsn';
+  /** the hosted address that caused a forward (its domain seals and rewrites) */
   forwarded_for: string | null;
   attempts: number;
   next_attempt: number;
+  /** past this the pending recipients fail with a DSN (queue.maxAge) */
+  expires_at: number;
+  /** set while a delivery attempt runs; a crash leaves it behind and start-up clears it */
+  leased_until: number | null;
   last_error: string | null;
+  created_at: number;
+}
+
+export interface QueueRecipientTable {
+  id: Generated<number>;
+  queue_id: number;
+  recipient: string;
+  status: 'pending' | 'delivered' | 'failed';
+  /** last reply from the remote server (or our own reason) */
+  reply: string | null;
+  remote_mta: string | null;
+  updated_at: number;
+}
+
+export interface ServerSecretTable {
+  name: string;
+  value: string;
   created_at: number;
 }
 
@@ -183,7 +206,9 @@ export interface Database {
   messages: MessageTable;
   expunges: ExpungeTable;
   blobs: BlobTable;
-  outbound: OutboundTable;
+  queue: QueueTable;
+  queue_recipients: QueueRecipientTable;
+  server_secrets: ServerSecretTable;
   audit_log: AuditTable;
   admins: AdminTable;
   admin_sessions: AdminSessionTable;
@@ -198,7 +223,8 @@ export type Mailbox = Selectable<MailboxTable>;
 export type Message = Selectable<MessageTable>;
 export type Alias = Selectable<AliasTable>;
 export type Forward = Selectable<ForwardTable>;
-export type OutboundEntry = Selectable<OutboundTable>;
+export type QueueEntry = Selectable<QueueTable>;
+export type QueueRecipient = Selectable<QueueRecipientTable>;
 export type AuditEntry = Selectable<AuditTable>;
 export type Admin = Selectable<AdminTable>;
 export type AdminSession = Selectable<AdminSessionTable>;

@@ -36,6 +36,14 @@ export function listAliases(tx: Tx, accountAddress?: string): Promise<AliasView[
   return q.orderBy('aliases.address').execute();
 }
 
+/** The addresses an account may send as: its own and its aliases. */
+export async function senderAddresses(tx: Tx, accountId: number): Promise<string[]> {
+  const account = await tx.selectFrom('accounts').select('address').where('id', '=', accountId).executeTakeFirst();
+  if (!account) return [];
+  const aliases = await tx.selectFrom('aliases').select('address').where('account_id', '=', accountId).execute();
+  return [account.address, ...aliases.map((a) => a.address)];
+}
+
 export async function removeAlias(db: Kysely<Database>, actor: Actor, aliasInput: string): Promise<void> {
   const { address } = checkHostedAddress('alias', aliasInput);
   await writeTransaction(db, async (tx) => {

@@ -26,11 +26,15 @@ export interface VerificationInput {
   mta: string;
   /** sealers whose valid ARC chain may override a failing DMARC policy; default: mailauth's community list */
   trustedArcSealers?: readonly string[];
+  /** ARC-seal the message for passing it on (RFC 8617 §5.1): the forwarding domain's key */
+  seal?: { domain: string; selector: string; privateKey: string };
 }
 
 export interface Verification {
   /** complete header lines (each ending in CRLF) to prepend: Authentication-Results and Received-SPF */
   headers: string;
+  /** the ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) when sealing was asked for and allowed */
+  arcSet: string;
   spf: string;
   dkim: string;
   dmarc: string;
@@ -48,7 +52,8 @@ export async function verifyMessage(resolver: DnsResolver, input: VerificationIn
     sender: input.sender || undefined,
     mta: input.mta,
     resolver: resolver.resolve,
-    disableBimi: true
+    disableBimi: true,
+    seal: input.seal ? { signingDomain: input.seal.domain, selector: input.seal.selector, privateKey: input.seal.privateKey } : undefined
   });
   const dmarc = result.dmarc || {};
   const dmarcResult: string = dmarc.status?.result ?? 'none';
@@ -61,8 +66,13 @@ export async function verifyMessage(resolver: DnsResolver, input: VerificationIn
     if (!arcPass && (policy === 'reject' || policy === 'quarantine')) disposition = policy;
   }
   const dkimResults: string[] = (result.dkim?.results ?? []).map((r: any) => r.status?.result ?? 'none');
+  // mailauth puts the new ARC set in front of the other header lines; keep them apart (only forwards carry the set)
+  const fields = String(result.headers).split(/\r\n(?![ \t])/).filter(Boolean);
+  const isArc = (f: string) => /^arc-(seal|message-signature|authentication-results)\s*:/i.test(f);
+  const join = (list: string[]) => (list.length ? list.join('\r\n') + '\r\n' : '');
   return {
-    headers: result.headers as string,
+    headers: join(fields.filter((f) => !isArc(f))),
+    arcSet: join(fields.filter(isArc)),
     spf: result.spf?.status?.result ?? 'none',
     dkim: dkimResults.includes('pass') ? 'pass' : (dkimResults[0] ?? 'none'),
     dmarc: dmarcResult,

@@ -1,9 +1,11 @@
 // Inbound delivery: verify (SPF/DKIM/DMARC/ARC), prepend Received + Authentication-Results, write one durable blob,
-// store it in every local mailbox and record forwards in one transaction. Only then may the MX answer 250.
+// store it in every local mailbox and queue forwards (SRS sender, ARC seal) in one transaction. Only then may the MX answer 250.
 import type { Services } from '../services.js';
-import type { RecipientVerdict } from '../directory/resolve.js';
 import { verifyMessage, type Verification } from '../mailauth/verify.js';
-import { addBlobReferences, prepareMessage, storeMessage, type DeliveryTarget, type StoredMessage } from '../store/messages.js';
+import type { StoredMessage } from '../store/messages.js';
+import { signingKeyFor } from '../mailauth/sign.js';
+import { recipientDomain } from '../queue/store.js';
+import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
 import type { BlobSource } from '../store/blobs.js';
 import { headerEnd, receivedHeader, removeForgedAuthResults, type ReceivedInfo } from './headers.js';
 import { smtpError } from './replies.js';
@@ -27,7 +29,7 @@ function withoutForgedAuthResults(spool: SpooledMessage, original: Buffer, auths
 
 export interface InboundEnvelope {
   sender: string;
-  verdicts: Array<Extract<RecipientVerdict, { status: 'accept' }>>;
+  verdicts: AcceptedVerdict[];
   received: Omit<ReceivedInfo, 'recipients'>;
 }
 
@@ -46,58 +48,40 @@ function arcSealers(configured: string[]): string[] | undefined {
 }
 
 export async function deliverInbound(services: Services, envelope: InboundEnvelope, spool: SpooledMessage): Promise<InboundResult> {
-  const { db, blobs, notifier, resolver, config, writes } = services;
+  const { resolver, config, srs, db } = services;
   const original = spool.file ? await spool.read() : spool.head;
+  const forwards = forwardsByOrigin(envelope.verdicts);
+  // RFC 8617 §5.1: an intermediary that passes a message on seals what it saw, with the forwarding domain's key
+  const sealer = forwards.size ? await signingKeyFor(db, recipientDomain([...forwards.keys()][0])) : null;
   const verification = await verifyMessage(resolver, {
     message: original,
     ip: envelope.received.ip,
     helo: envelope.received.helo,
     sender: envelope.sender,
     mta: config.hostname,
-    trustedArcSealers: arcSealers(config.smtp.trustedArcSealers)
+    trustedArcSealers: arcSealers(config.smtp.trustedArcSealers),
+    seal: sealer ?? undefined
   });
   if (verification.disposition === 'reject') throw smtpError('dmarcReject', verification.reason);
 
   // a recipient given twice (RCPT repeated, or in another case) is still one recipient
   const recipients = [...new Set(envelope.verdicts.map((v) => v.address))];
-  const prefix = Buffer.from(receivedHeader({ ...envelope.received, recipients }) + verification.headers, 'latin1');
+  const prefix = Buffer.from(verification.arcSet + receivedHeader({ ...envelope.received, recipients }) + verification.headers, 'latin1');
   const sources = [prefix, ...withoutForgedAuthResults(spool, original, config.hostname)];
 
-  // One folder per account even when several recipients (alias + account) lead to it.
-  const specialUse = verification.disposition === 'quarantine' ? '\\Junk' : null;
-  const targets = new Map<number, DeliveryTarget>();
-  const forwards = new Map<string, string>();
-  for (const v of envelope.verdicts) {
-    for (const a of v.accounts) targets.set(a.id, { accountId: a.id, specialUse });
-    for (const f of v.remote) if (!forwards.has(f.destination)) forwards.set(f.destination, f.forwardedFor);
-  }
-
-  const blob = await blobs.write(sources);
-  try {
+  const result = await commitMessage(services, {
+    sources,
     // the spool file's bytes are already in memory (read for verification): no second read of the blob
-    const raw = Buffer.concat(sources.map((s) => (Buffer.isBuffer(s) ? s : original.subarray(spool.head.length))));
-    const prepared = prepareMessage(raw);
-    const internalDate = Date.now();
-    const stored = await writes.run(async (tx) => {
-      const rows = await storeMessage(tx, blob, prepared, [...targets.values()], internalDate);
-      if (forwards.size) {
-        await addBlobReferences(tx, blob, forwards.size);
-        for (const [destination, forwardedFor] of forwards) {
-          await tx
-            .insertInto('outbound')
-            .values({ sender: envelope.sender, recipient: destination, blob_id: blob.id, origin: 'forward', forwarded_for: forwardedFor, attempts: 0, next_attempt: internalDate, last_error: null, created_at: internalDate })
-            .execute();
-        }
-      }
-      return rows;
-    });
-    blobs.release(blob.id);
-    for (const s of stored) notifier.publish({ accountId: s.accountId, mailboxId: s.mailboxId, kind: 'exists', uids: [s.uid], modseq: s.modseq });
-    return { verification, stored, forwards: forwards.size, blobId: blob.id, size: blob.size };
-  } catch (err) {
-    // nothing references the blob: remove the file so a failed delivery leaves no trace
-    blobs.release(blob.id);
-    await blobs.unlinkUnreferenced(db, [blob.id]).catch(() => 0);
-    throw err;
-  }
+    raw: () => Buffer.concat(sources.map((s) => (Buffer.isBuffer(s) ? s : original.subarray(spool.head.length)))),
+    local: localTargets(envelope.verdicts, verification.disposition === 'quarantine' ? '\\Junk' : null),
+    outbound: [...forwards].map(([forwardedFor, destinations]) => ({
+      // SRS: the destination's SPF check then looks at the forwarding domain, which lists this server
+      sender: envelope.sender ? srs.forward(envelope.sender, recipientDomain(forwardedFor)) : '',
+      returnPath: envelope.sender,
+      origin: 'forward' as const,
+      forwardedFor,
+      recipients: destinations
+    }))
+  });
+  return { verification, stored: result.stored, forwards: [...forwards.values()].flat().length, blobId: result.blob.id, size: result.blob.size };
 }

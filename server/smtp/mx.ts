@@ -9,6 +9,9 @@ import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
 import { installEnhancedCodePassThrough } from './enhanced-codes.js';
 import { TLS_DEFAULTS } from '../tls/certificates.js';
+import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
+import { Srs } from '../mailauth/srs.js';
+import { normalizeAddress } from '../directory/address.js';
 
 /** The SIZE= the client declared in MAIL FROM (RFC 1870), 0 when none. */
 function declaredSize(address: SMTPServerAddress): number {
@@ -21,19 +24,12 @@ type Accepted = Extract<RecipientVerdict, { status: 'accept' }>;
 /** Spool threshold: messages up to this size never touch a temp file before their blob is written. */
 const MEMORY_SPOOL = 1024 * 1024;
 
-export interface MxServer {
-  server: SMTPServer;
-  listen(port: number, host: string): Promise<number>;
-  close(): Promise<void>;
-}
-
-export function createMxServer(services: Services): MxServer {
+export function createMxServer(services: Services): SmtpListener {
   installEnhancedCodePassThrough();
   const { config, db } = services;
   const log = services.log.child({ module: 'smtp-mx' });
   const limits = config.smtp;
-  const perIp = new Map<string, number>();
-  const counted = new Set<string>();
+  const connections = new ConnectionCounter(limits.maxConnectionsPerIp);
   /** accepted recipients of the current transaction, keyed by the envelope object smtp-server renews per transaction */
   const accepted = new WeakMap<object, Accepted[]>();
 
@@ -61,23 +57,15 @@ export function createMxServer(services: Services): MxServer {
     } as never,
 
     onConnect(session, callback) {
-      const ip = session.remoteAddress;
-      const n = perIp.get(ip) ?? 0;
-      if (n >= limits.maxConnectionsPerIp) {
-        sessionLog(session).info({ connections: n }, 'connection refused: per-address limit');
+      if (!connections.admit(session)) {
+        sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
         return callback(smtpError('tooManyConnections'));
       }
-      perIp.set(ip, n + 1);
-      counted.add(session.id);
       callback();
     },
 
     onClose(session) {
-      if (!counted.delete(session.id)) return;
-      const ip = session.remoteAddress;
-      const n = (perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(ip);
-      else perIp.set(ip, n);
+      connections.release(session);
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback) {
@@ -87,21 +75,12 @@ export function createMxServer(services: Services): MxServer {
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
-      // counted here, not by smtp-server, so the reply comes from the table; a repeated address adds nobody
-      const rcpts = session.envelope.rcptTo;
-      const repeated = rcpts.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
-      if (!repeated && rcpts.length >= limits.maxRecipients) return callback(smtpError('tooManyRecipients'));
-      checkRecipient(address, session).then(
-        () => callback(),
-        (err) => callback(err instanceof SmtpError ? err : fault(session, err, 'recipient check failed'))
-      );
+      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(smtpError('tooManyRecipients'));
+      settle(checkRecipient(address, session), callback, (err) => fault(session, err, 'recipient check failed'));
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
-      receive(stream, session).then(
-        (reply) => callback(null, reply),
-        (err) => callback(err instanceof SmtpError ? err : fault(session, err, 'delivery failed'))
-      );
+      settle(receive(stream, session), callback, (err) => fault(session, err, 'delivery failed'));
     }
   });
 
@@ -112,8 +91,25 @@ export function createMxServer(services: Services): MxServer {
     return smtpError('localError');
   }
 
+  /**
+   * A bounce to an address our SRS produced goes back to the original sender: stored here when that sender is
+   * hosted, queued otherwise. Null when the address is not valid SRS of a hosted domain (expired, forged).
+   */
+  async function srsVerdict(address: string): Promise<RecipientVerdict | null> {
+    if (!Srs.looksLike(address)) return null;
+    const original = services.srs.reverse(address);
+    const parsed = normalizeAddress(address);
+    if (!original || !parsed) return null;
+    const domain = await db.selectFrom('domains').select('active').where('name', '=', parsed.domain).executeTakeFirst();
+    if (!domain?.active) return null;
+    const target = await resolveRecipient(db, original);
+    if (target.status === 'accept') return { ...target, address: parsed.address };
+    if (target.status !== 'relay') return null;
+    return { status: 'accept', address: parsed.address, accounts: [], remote: [{ destination: original, forwardedFor: parsed.address }] };
+  }
+
   async function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
-    const verdict = await resolveRecipient(db, address.address);
+    const verdict = (await srsVerdict(address.address)) ?? (await resolveRecipient(db, address.address));
     const slog = sessionLog(session);
     switch (verdict.status) {
       case 'invalid':
@@ -145,15 +141,10 @@ export function createMxServer(services: Services): MxServer {
     const slog = sessionLog(session);
     const spool = await spoolMessage(stream, { maxLineLength: limits.maxLineLength, maxMessageSize: limits.maxMessageSize, memoryLimit: MEMORY_SPOOL }, () => services.blobs.tempPath());
     try {
-      if (stream.sizeExceeded) {
-        slog.info({ size: spool.size }, 'message refused: too big');
-        throw smtpError('messageTooBig');
-      }
-      if (spool.violation) {
-        slog.info({ rule: spool.violation }, 'message refused: malformed');
-        const reply = REPLIES[spool.violation];
-        // the table states the RFC limit; name the configured one when it differs
-        throw new SmtpError(spool.violation === 'lineTooLong' ? { ...reply, text: reply.text.replace('998', String(limits.maxLineLength)) } : reply);
+      const refusal = spoolRefusal(stream, spool, limits.maxLineLength);
+      if (refusal) {
+        slog.info({ size: spool.size, rule: spool.violation ?? 'size' }, 'message refused: too big or malformed');
+        throw refusal;
       }
       const verdicts = accepted.get(session.envelope) ?? [];
       if (!verdicts.length) throw smtpError('noRecipients');
@@ -187,17 +178,5 @@ export function createMxServer(services: Services): MxServer {
     }
   }
 
-  return {
-    server,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const addr = server.server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
-    close: () => new Promise((resolve) => server.close(() => resolve()))
-  };
+  return smtpListener(server);
 }

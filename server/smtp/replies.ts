@@ -27,6 +27,13 @@ export const REPLIES = {
   dmarcReject: r(550, '5.7.1', 'Message rejected by the sender domain DMARC policy'),
   localError: r(451, '4.3.0', 'Local error in processing, try again later'),
   accepted: r(250, '2.0.0', 'Ok: queued as'),
+  // submission (RFC 6409, RFC 4954 §6)
+  senderNotOwned: r(553, '5.7.1', 'Sender address not owned by the authenticated account'),
+  fromMissing: r(550, '5.6.0', 'Message has no From header (RFC 5322 section 3.6.2)'),
+  headerTooLarge: r(552, '5.3.4', 'Message header section too large'),
+  authInvalid: r(535, '5.7.8', 'Authentication credentials invalid'),
+  authLocked: r(454, '4.7.0', 'Too many failed logins, try again later'),
+  authInactive: r(535, '5.7.8', 'Authentication refused: the account is deactivated'),
   // connection
   tooManyConnections: r(421, '4.7.0', 'Too many connections from your address, try again later'),
   shuttingDown: r(421, '4.3.2', 'Service shutting down, try again later')

@@ -225,7 +225,7 @@ describe('MX authentication', () => {
       expect(error?.response).toMatch(/^550 5\.7\.1 Message rejected by the sender domain DMARC policy: .*reject\.test.*p=reject/);
       expect(await messageCount()).toBe(before);
       expect(await db.selectFrom('blobs').select('id').execute()).toEqual(blobsBefore);
-      expect(await db.selectFrom('outbound').selectAll().execute()).toEqual([]);
+      expect(await db.selectFrom('queue').selectAll().execute()).toEqual([]);
     });
 
     it('stores a failing message of a p=quarantine domain in Junk, not INBOX', async () => {

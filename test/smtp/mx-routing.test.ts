@@ -5,12 +5,15 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import { startServer, provision, actor, PASSWORD, type TestServer } from '../helpers/server.js';
+import { queuedRecipients } from '../helpers/stored-state.js';
 import { addAccount, setActive, updateAccount } from '../../server/directory/accounts.js';
 import { addDomain, setCatchAll } from '../../server/directory/domains.js';
 import { addAlias, addForward } from '../../server/directory/routing.js';
 import { listMessages } from '../../server/store/messages.js';
 
 const SENDER = 'peer@sender.test';
+/** SENDER rewritten by SRS for the forwarding domain firma.de (hash and day stamp in base32) */
+const SRS_SENDER = /^SRS0=[A-Z2-7]{6}=[A-Z2-7]{2}=sender\.test=peer@firma\.de$/;
 const UNKNOWN = '550 5.1.1 Recipient address rejected: no such mailbox here';
 const DISABLED = '550 5.2.1 Recipient address rejected: mailbox disabled';
 const RELAY = '550 5.7.1 Relay access denied: this server does not accept mail for that domain';
@@ -100,9 +103,7 @@ async function receivedLine(blobId: string): Promise<string> {
   return field![1].replace(/\r\n[ \t]+/g, ' ');
 }
 
-async function outboundFor(blobId: string) {
-  return server.app.services.db.selectFrom('outbound').selectAll().where('blob_id', '=', blobId).orderBy('recipient').execute();
-}
+const outboundFor = (blobId: string) => queuedRecipients(server, { blobId });
 
 async function refcount(blobId: string): Promise<number | undefined> {
   const row = await server.app.services.db.selectFrom('blobs').select('refcount').where('id', '=', blobId).executeTakeFirst();
@@ -111,7 +112,8 @@ async function refcount(blobId: string): Promise<number | undefined> {
 
 describe('MX routing', () => {
   beforeAll(async () => {
-    server = await startServer();
+    // the queue stays stopped: these tests look at what was queued, not at its delivery
+    server = await startServer({ build: { queue: false } });
     await provision(server, 'firma.de', ['info', 'sales', 'ops', 'anna', 'bob', 'carl', 'paused', 'full', 'big']);
     await provision(server, 'catch.de', ['office', 'boss', 'bin']);
     const { db } = server.app.services;
@@ -148,23 +150,24 @@ describe('MX routing', () => {
     expect(stored).toBeDefined();
     const rows = await outboundFor(stored.blob_id);
     expect(rows).toEqual([
-      expect.objectContaining({ sender: SENDER, recipient: 'anna@remote.example', origin: 'forward', forwarded_for: 'anna@firma.de', attempts: 0, last_error: null })
+      expect.objectContaining({ sender: expect.stringMatching(SRS_SENDER), return_path: SENDER, recipient: 'anna@remote.example', domain: 'remote.example', origin: 'forward', forwarded_for: 'anna@firma.de', attempts: 0, last_error: null, status: 'pending' })
     ]);
     expect(await refcount(stored.blob_id)).toBe(2); // one message + one queued forward
   });
 
   it('forwards without keep copy: no local copy, an outbound row naming the forwarding address', async () => {
     const { db } = server.app.services;
-    const before = await db.selectFrom('outbound').select('id').where('recipient', '=', 'bob@remote.example').execute();
+    const before = await queuedRecipients(server, { recipient: 'bob@remote.example' });
     const { subject } = await deliver(['bob@firma.de']);
     expect(await found('bob@firma.de', subject)).toEqual([]);
-    const rows = await db.selectFrom('outbound').selectAll().where('recipient', '=', 'bob@remote.example').execute();
+    const rows = await queuedRecipients(server, { recipient: 'bob@remote.example' });
     expect(rows).toHaveLength(before.length + 1);
     const row = rows[rows.length - 1];
-    expect(row).toMatchObject({ sender: SENDER, origin: 'forward', forwarded_for: 'bob@firma.de' });
+    expect(row).toMatchObject({ sender: expect.stringMatching(SRS_SENDER), return_path: SENDER, origin: 'forward', forwarded_for: 'bob@firma.de' });
     const raw = (await server.app.services.blobs.read(row.blob_id)).toString('latin1');
     expect(raw).toContain(`Subject: ${subject}\r\n`);
-    expect(raw).toMatch(/^Received: .*\r\n\tby mx\.postfach\.test/);
+    // RFC 8617 §5.1: the forwarding domain seals first, then our trace and verdict follow
+    expect(raw).toMatch(/^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=firma\.de; s=\w+;[^]*?\r\nARC-Message-Signature: i=1;[^]*?\r\nARC-Authentication-Results: i=1; mx\.postfach\.test;[^]*?\r\nReceived: .*\r\n\tby mx\.postfach\.test/);
     expect(await refcount(row.blob_id)).toBe(1);
   });
 

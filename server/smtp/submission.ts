@@ -1,0 +1,238 @@
+// Message submission (RFC 6409) on 587 with STARTTLS required before AUTH (RFC 3207) and on 465 with implicit TLS
+// (RFC 8314): AUTH PLAIN/LOGIN with the full address, envelope sender and From: limited to the account and its
+// aliases, Message-ID/Date added when missing, Bcc removed, DKIM-signed, local recipients stored, remote ones queued.
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import crypto from 'node:crypto';
+import { authenticateUser } from '../auth/login.js';
+import type { LoginLimiter } from '../auth/rate-limit.js';
+import type { Account } from '../db/schema.js';
+import { normalizeAddress } from '../directory/address.js';
+import { resolveRecipient } from '../directory/resolve.js';
+import { senderAddresses } from '../directory/routing.js';
+import { dkimSignature, signingKeyFor } from '../mailauth/sign.js';
+import type { Services } from '../services.js';
+import { parseMessage } from '../store/mime.js';
+import { parseAddressList } from '../store/envelope.js';
+import { TLS_DEFAULTS } from '../tls/certificates.js';
+import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
+import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
+import { installEnhancedCodePassThrough } from './enhanced-codes.js';
+import { headerEnd, newQueueId, receivedHeader, rfc5322Date } from './headers.js';
+import { REPLIES, SmtpError, smtpError } from './replies.js';
+import { spoolMessage } from './spool.js';
+
+/** Messages up to this size never touch a temp file before their blob is written. */
+const MEMORY_SPOOL = 1024 * 1024;
+
+interface Transaction {
+  local: AcceptedVerdict[];
+  remote: string[];
+}
+
+/** Whether `address` is one the account may send as: its own, an alias, or a subaddress of either (RFC 5233). */
+function mayUse(allowed: Set<string>, address: string): boolean {
+  const parsed = normalizeAddress(address);
+  if (!parsed) return false;
+  if (allowed.has(parsed.address)) return true;
+  const plus = parsed.local.indexOf('+');
+  return plus > 0 && allowed.has(`${parsed.local.slice(0, plus)}@${parsed.domain}`);
+}
+
+/** Header fields of the submitted message's header section. */
+function headerFields(head: Buffer, end: number) {
+  return parseMessage(Buffer.concat([head.subarray(0, end), Buffer.from('\r\n')])).headers;
+}
+
+/** The header section without Bcc fields (RFC 5322 §3.6.3: Bcc recipients must not be visible to the others). */
+function withoutBcc(header: Buffer): Buffer {
+  const text = header.toString('latin1');
+  if (!/^bcc\s*:/im.test(text)) return header;
+  const fields = text.split(/\r\n(?![ \t])/);
+  return Buffer.from(fields.filter((f) => !/^bcc\s*:/i.test(f)).join('\r\n'), 'latin1');
+}
+
+export function createSubmissionServer(services: Services, options: { implicitTls: boolean; limiter: LoginLimiter }): SmtpListener {
+  installEnhancedCodePassThrough();
+  const { config, db } = services;
+  const log = services.log.child({ module: options.implicitTls ? 'submissions' : 'submission' });
+  const limits = config.smtp;
+  const connections = new ConnectionCounter(limits.maxConnectionsPerIp);
+  const transactions = new WeakMap<object, Transaction>();
+  const sessionLog = (session: SMTPServerSession) => log.child({ cid: session.id, ip: session.remoteAddress });
+  const accountOf = (session: SMTPServerSession) => session.user as unknown as Account;
+
+  const server = new SMTPServer({
+    name: config.hostname,
+    banner: 'Postfach ESMTP submission',
+    key: services.tls.key,
+    cert: services.tls.cert,
+    ...TLS_DEFAULTS,
+    secure: options.implicitTls,
+    size: limits.maxMessageSize,
+    maxClients: limits.maxConnections,
+    socketTimeout: limits.socketTimeout * 1000,
+    closeTimeout: 5000,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // RFC 6409 §4.3 / RFC 3207 §4: no credentials over an unencrypted connection
+    allowInsecureAuth: false,
+    authOptional: false,
+    hideENHANCEDSTATUSCODES: false,
+    logger: false,
+
+    onConnect(session, callback) {
+      if (!connections.admit(session)) {
+        sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
+        return callback(smtpError('tooManyConnections'));
+      }
+      callback();
+    },
+
+    onClose(session) {
+      connections.release(session);
+    },
+
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const username = auth.username ?? '';
+      authenticateUser({ db, limiter: options.limiter, log: sessionLog(session) }, { username, password: auth.password ?? '', ip: session.remoteAddress, protocol: 'submission' }).then(
+        (result) => {
+          if (result.ok) {
+            sessionLog(session).info({ user: result.account.address, method: auth.method }, 'login');
+            return callback(null, { user: result.account as never });
+          }
+          if (result.reason === 'locked') return callback(smtpError('authLocked'));
+          if (result.reason === 'inactive') return callback(smtpError('authInactive'));
+          callback(smtpError('authInvalid'));
+        },
+        (err) => callback(fault(session, err, 'login check failed'))
+      );
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      const args = address.args ? (address.args as Record<string, string>) : {};
+      if (Number(args.SIZE ?? 0) > limits.maxMessageSize) return callback(smtpError('messageTooBigDeclared'));
+      settle(checkSender(address.address, session), callback, (err) => fault(session, err, 'sender check failed'));
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback) {
+      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(smtpError('tooManyRecipients'));
+      settle(checkRecipient(address.address, session), callback, (err) => fault(session, err, 'recipient check failed'));
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback) {
+      settle(receive(stream, session), callback, (err) => fault(session, err, 'submission failed'));
+    }
+  });
+
+  server.on('error', (err) => log.error({ err }, 'submission server error'));
+
+  function fault(session: SMTPServerSession, err: unknown, what: string): SmtpError {
+    sessionLog(session).error({ err }, what);
+    return smtpError('localError');
+  }
+
+  async function allowedSenders(session: SMTPServerSession): Promise<Set<string>> {
+    return new Set(await senderAddresses(db, accountOf(session).id));
+  }
+
+  async function checkSender(sender: string, session: SMTPServerSession): Promise<void> {
+    // the null sender is for bounces (RFC 5321 §4.5.5), which an MTA makes, not a mail client
+    if (!sender || !mayUse(await allowedSenders(session), sender)) {
+      sessionLog(session).info({ user: accountOf(session).address, from: sender }, 'sender refused: not the account or one of its aliases');
+      throw smtpError('senderNotOwned', sender ? `<${sender}>` : '<>');
+    }
+  }
+
+  async function checkRecipient(address: string, session: SMTPServerSession): Promise<void> {
+    const verdict = await resolveRecipient(db, address);
+    const tx = transactions.get(session.envelope) ?? { local: [], remote: [] };
+    switch (verdict.status) {
+      case 'invalid':
+        throw smtpError('badRecipient');
+      case 'unknown':
+        throw smtpError('unknownRecipient');
+      case 'disabled':
+        throw smtpError('mailboxDisabled');
+      case 'relay':
+        // authenticated: any remote recipient (RFC 6409 §5)
+        tx.remote.push(verdict.address);
+        break;
+      case 'accept':
+        for (const account of verdict.accounts) {
+          if (account.quota > 0 && account.used_bytes >= account.quota) throw smtpError('mailboxFull');
+        }
+        tx.local.push(verdict);
+    }
+    transactions.set(session.envelope, tx);
+  }
+
+  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const slog = sessionLog(session);
+    const account = accountOf(session);
+    const spool = await spoolMessage(stream, { maxLineLength: limits.maxLineLength, maxMessageSize: limits.maxMessageSize, memoryLimit: MEMORY_SPOOL }, () => services.blobs.tempPath());
+    try {
+      const refusal = spoolRefusal(stream, spool, limits.maxLineLength);
+      if (refusal) throw refusal;
+      const tx = transactions.get(session.envelope);
+      if (!tx || (!tx.local.length && !tx.remote.length)) throw smtpError('noRecipients');
+
+      const end = headerEnd(spool.head);
+      if (end < 0) throw smtpError('headerTooLarge');
+      const fields = headerFields(spool.head, end);
+      const values = (key: string) => fields.filter((f) => f.key === key).map((f) => f.value);
+      const from = values('from').flatMap((v) => parseAddressList(v)).map((a) => (a.mailbox && a.host ? `${a.mailbox}@${a.host}` : ''));
+      if (!from.length) throw smtpError('fromMissing');
+      const senders = [...from, ...values('sender').flatMap((v) => parseAddressList(v)).map((a) => `${a.mailbox}@${a.host}`)];
+      const allowed = await allowedSenders(session);
+      const foreign = senders.find((a) => !mayUse(allowed, a));
+      if (foreign !== undefined) {
+        slog.info({ user: account.address, header: foreign }, 'message refused: From/Sender not the account or one of its aliases');
+        throw smtpError('senderNotOwned', `header address <${foreign}>`);
+      }
+
+      // RFC 6409 §8.2 and §8.3: the MSA may add what a client left out
+      const fromDomain = normalizeAddress(from[0])!.domain;
+      const added: string[] = [];
+      if (!values('date').length) added.push(`Date: ${rfc5322Date()}`);
+      if (!values('message-id').length) added.push(`Message-ID: <${crypto.randomUUID()}@${fromDomain}>`);
+      const queueId = newQueueId();
+      const recipients = [...new Set([...tx.local.map((v) => v.address), ...tx.remote])];
+      const tls = session.secure && session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : undefined;
+      const received = receivedHeader({
+        helo: session.hostNameAppearsAs,
+        reverseName: '',
+        ip: session.remoteAddress,
+        hostname: config.hostname,
+        protocol: session.transmissionType,
+        queueId,
+        recipients,
+        tls
+      });
+      const header = withoutBcc(spool.head.subarray(0, end));
+      const unsigned = [Buffer.from(received + added.map((l) => l + '\r\n').join(''), 'latin1'), header, spool.head.subarray(end)];
+      const rest = spool.file ? (await spool.read()).subarray(spool.head.length) : null;
+      if (rest) unsigned.push(rest);
+      const message = Buffer.concat(unsigned);
+
+      // RFC 6376: signed by the domain of the From address (the account's or an alias's, so always hosted here)
+      const key = await signingKeyFor(db, fromDomain);
+      const signature = key ? await dkimSignature(message, key) : '';
+      const signed = [Buffer.from(signature, 'latin1'), message];
+
+      const forwards = forwardsByOrigin(tx.local);
+      const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : account.address;
+      const remote = [...new Set([...tx.remote, ...[...forwards.values()].flat()])];
+      const result = await commitMessage(services, {
+        sources: signed,
+        raw: () => Buffer.concat(signed),
+        local: localTargets(tx.local),
+        outbound: remote.length ? [{ sender, returnPath: sender, origin: 'submission', forwardedFor: null, recipients: remote }] : []
+      });
+      slog.info({ queueId, user: account.address, from: sender, rcpt: recipients, size: result.blob.size, stored: result.stored.length, queued: result.queued.length, dkim: key?.domain ?? null }, 'message submitted');
+      return `${REPLIES.accepted.enhanced} ${REPLIES.accepted.text} ${queueId}`;
+    } finally {
+      await spool.discard();
+    }
+  }
+
+  return smtpListener(server);
+}
