@@ -7,7 +7,7 @@ import { deliverInbound } from './inbound.js';
 import { newQueueId } from './headers.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
-import { installEnhancedCodePassThrough } from './enhanced-codes.js';
+import { patchSmtpServer } from './smtp-server-patches.js';
 import { TLS_DEFAULTS } from '../tls/certificates.js';
 import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
 import { Srs } from '../mailauth/srs.js';
@@ -25,7 +25,7 @@ type Accepted = Extract<RecipientVerdict, { status: 'accept' }>;
 const MEMORY_SPOOL = 1024 * 1024;
 
 export function createMxServer(services: Services): SmtpListener {
-  installEnhancedCodePassThrough();
+  patchSmtpServer();
   const { config, db } = services;
   const log = services.log.child({ module: 'smtp-mx' });
   const limits = config.smtp;

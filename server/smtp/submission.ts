@@ -16,7 +16,7 @@ import { parseAddressList } from '../store/envelope.js';
 import { TLS_DEFAULTS } from '../tls/certificates.js';
 import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
 import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
-import { installEnhancedCodePassThrough } from './enhanced-codes.js';
+import { patchSmtpServer } from './smtp-server-patches.js';
 import { headerEnd, newQueueId, receivedHeader, rfc5322Date } from './headers.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
@@ -52,7 +52,7 @@ function withoutBcc(header: Buffer): Buffer {
 }
 
 export function createSubmissionServer(services: Services, options: { implicitTls: boolean; limiter: LoginLimiter }): SmtpListener {
-  installEnhancedCodePassThrough();
+  patchSmtpServer();
   const { config, db } = services;
   const log = services.log.child({ module: options.implicitTls ? 'submissions' : 'submission' });
   const limits = config.smtp;
