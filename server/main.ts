@@ -7,6 +7,7 @@ import { openDatabase } from './db/connect.js';
 import { checkDomainName, displayAddress, unicodeDomain } from './directory/address.js';
 import { addAccount, deleteAccount, listAccounts, setActive, setPassword, updateAccount } from './directory/accounts.js';
 import { createApiToken, listApiTokens, revokeApiToken } from './directory/api-tokens.js';
+import { deleteQueued, listQueueViews, retryQueued } from './queue/admin.js';
 import { mergeAccounts } from './directory/merge.js';
 import { checkDomain } from './dns/check.js';
 import { expectedRecords } from './dns/records.js';
@@ -38,6 +39,9 @@ const USAGE = `Usage: postfach <command>
   admin catchall set <domain> <address> | clear <domain>
   admin owner create <address> [--password-stdin]   the first owner admin user (once; more are added by an owner)
   admin token create <name> [--role owner|admin] | list | revoke <id>   API tokens for scripts (shown once)
+  admin queue list                        outbound mail waiting for delivery, with attempts and last error
+  admin queue retry <id>|--all            try now instead of at the next attempt (a running server sees it within 30 s)
+  admin queue delete <id>                 drop an entry without delivering it and without a bounce
   config example | reference             print the example config file or the settings reference
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
@@ -51,7 +55,7 @@ interface Parsed {
 }
 
 const VALUE_FLAGS = new Set(['--name', '--quota', '--domain', '--role']);
-const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help']);
+const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help', '--all']);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -144,6 +148,11 @@ function need(parsed: Parsed, index: number, what: string): string {
   const value = parsed.positional[index];
   if (!value) throw new UsageError(`missing ${what}`);
   return value;
+}
+
+function queueId(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError('queue commands take the numeric id from queue list');
+  return Number(text);
 }
 
 /** Runs one admin command; the exit code is 0, or 3 when a DNS check found records not yet right. */
@@ -300,6 +309,30 @@ async function admin(parsed: Parsed): Promise<number> {
         if (!/^\d+$/.test(id)) throw new UsageError('token revoke takes the numeric id from token list');
         await revokeApiToken(db, actor, Number(id));
         done(`API token ${id} revoked`);
+        break;
+      }
+      case 'queue list': {
+        const entries = await listQueueViews(db);
+        if (parsed.flags.has('--json')) print(parsed, entries as unknown as Array<Record<string, unknown>>, []);
+        else
+          print(
+            parsed,
+            entries.flatMap((e) => e.recipients.filter((r) => r.status === 'pending').map((r) => ({ ...e, recipient: r.address, sender: e.sender || '<>', lastError: e.lastError ?? '' }))),
+            ['id', 'sender', 'recipient', 'attempts', 'nextAttempt', 'lastError']
+          );
+        break;
+      }
+      case 'queue retry': {
+        const target = parsed.flags.has('--all') ? 'all' : queueId(arg(0, 'queue entry id (or --all)'));
+        const n = await retryQueued(db, actor, target);
+        done(`${n} queue ${n === 1 ? 'entry' : 'entries'} due now`);
+        break;
+      }
+      case 'queue delete': {
+        const id = queueId(arg(0, 'queue entry id'));
+        const blobs = new BlobStore(config.dataDir);
+        await deleteQueued(db, blobs, actor, id);
+        done(`queue entry ${id} deleted (no bounce sent)`);
         break;
       }
       case 'catchall clear':

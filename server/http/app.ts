@@ -14,6 +14,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
+import { queueRoutes } from './routes/queue.js';
 import { sessionRoutes } from './routes/session.js';
 import { SETUP_PAGE_CSP, setupPage } from './setup-page.js';
 
@@ -100,6 +101,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(accountRoutes(ctx));
       await api.register(routingRoutes(ctx));
       await api.register(adminRoutes(ctx));
+      await api.register(queueRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );

@@ -13,6 +13,8 @@ import { claimDue, nextDue, pendingRecipients, recordAttempt, releaseLeases, typ
 
 /** An attempt that runs longer than this is presumed dead and its entry due again (only matters with several nodes). */
 const LEASE_MS = 30 * 60_000;
+/** Longest sleep between scans: changes made by another process (`postfach admin queue retry`) are seen this soon. */
+const MAX_SLEEP_MS = 30_000;
 
 export interface AttemptReport {
   entry: QueueEntry;
@@ -96,7 +98,7 @@ export class QueueRunner {
       }
       if (this.inFlight.size < this.services.config.queue.concurrency) {
         const next = await nextDue(this.services.db);
-        if (next !== null) this.wake(Math.max(0, next - Date.now()));
+        this.wake(next === null ? MAX_SLEEP_MS : Math.min(Math.max(0, next - Date.now()), MAX_SLEEP_MS));
       }
     } catch (err) {
       this.log.error({ err }, 'queue scan failed');
