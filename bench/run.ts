@@ -1,7 +1,8 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue).
 import { benchHttp } from './http.js';
 import { benchImap } from './imap.js';
 import { benchInbound } from './inbound.js';
+import { benchQueue } from './queue.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number | string>>> = {
   inbound: () =>
@@ -21,7 +22,8 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
       messages: Number(process.env.BENCH_HTTP_N ?? 20_000),
       concurrency: 10,
       seconds: 5
-    })
+    }),
+  queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 })
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benchmarks);

@@ -358,6 +358,8 @@ async function serve(): Promise<void> {
   const host = config.bind === '0.0.0.0' || config.bind === '::' ? config.hostname : config.bind;
   const lines = [`Postfach is running (data in ${config.dataDir}, host name ${config.hostname})`];
   if (listening.smtp !== undefined) lines.push(`  SMTP (MX)      ${host}:${listening.smtp}`);
+  if (listening.submission !== undefined) lines.push(`  Submission     ${host}:${listening.submission} (STARTTLS)`);
+  if (listening.submissions !== undefined) lines.push(`  Submissions    ${host}:${listening.submissions} (TLS)`);
   if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
   if (listening.http !== undefined) {
