@@ -1,5 +1,6 @@
 // The queue across a restart (an entry between attempts, and one whose attempt was running when the process died, is
-// delivered exactly once by the next start) and through a smarthost with AUTH (for networks where port 25 is blocked).
+// delivered exactly once by the next start), opportunistic STARTTLS to a remote MX that offers it (self-signed, as
+// many do), and a smarthost with AUTH (for networks where port 25 is blocked).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,8 @@ import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startRemoteMx, routeDomainTo, type RemoteMx } from '../helpers/remote-mx.js';
 import { queuedRecipients } from '../helpers/stored-state.js';
 import { eventually } from '../helpers/smtp-wire.js';
+import { loadTlsMaterial } from '../../server/tls/certificates.js';
+import { createLogger } from '../../server/log/logger.js';
 
 let dns: TestDnsServer;
 
@@ -111,5 +114,25 @@ describe('smarthost', () => {
     expect(row.status).toBe('pending');
     expect(row.last_error).toMatch(/^451 4\.4\.1 Smarthost 127\.0\.0\.1:\d+ did not take the message \(.*535/);
     expect(countWith(relay, subject)).toBe(0);
+  });
+});
+
+describe('opportunistic STARTTLS', () => {
+  it('upgrades to TLS when the remote MX offers STARTTLS, even with a certificate nobody signed', async () => {
+    const certDir = tempDir();
+    const tls = await loadTlsMaterial({ cert: '', key: '', dataDir: certDir, hostname: 'mx.remote.test' }, createLogger('silent'));
+    const remote = await startRemoteMx({ tls: { key: tls.key, cert: tls.cert } });
+    const server = await startServer({ dns, overrides: { 'submission.port': 0, 'queue.remotePort': remote.port } });
+    try {
+      await provision(server, 'firma.de', ['info']);
+      const subject = `tls-${crypto.randomUUID()}`;
+      await submit(server, 'secure@remote.test', subject);
+      await eventually(() => countWith(remote, subject) === 1, 10_000, 50);
+      expect(remote.received.find((t) => t.raw.includes(subject))).toMatchObject({ secure: true, to: ['secure@remote.test'] });
+    } finally {
+      await server.close();
+      await remote.close();
+      fs.rmSync(certDir, { recursive: true, force: true });
+    }
   });
 });
