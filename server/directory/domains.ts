@@ -30,8 +30,8 @@ function dkimSelector(now = new Date()): string {
   return `pf${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-export async function addDomain(db: Kysely<Database>, actor: Actor, nameInput: string): Promise<Domain> {
-  const name = checkDomainName('domain', nameInput);
+export async function addDomain(db: Kysely<Database>, actor: Actor, nameInput: string, field = 'domain'): Promise<Domain> {
+  const name = checkDomainName(field, nameInput);
   // 2048-bit RSA: what RFC 8301 §3.2 recommends and every verifier accepts.
   const { publicKey, privateKey } = await generateKeyPair('rsa', {
     modulusLength: 2048,
@@ -40,7 +40,7 @@ export async function addDomain(db: Kysely<Database>, actor: Actor, nameInput: s
   });
   return writeTransaction(db, async (tx) => {
     if (await tx.selectFrom('domains').select('id').where('name', '=', name).executeTakeFirst()) {
-      throw conflict('domain', `domain ${name} is already hosted`);
+      throw conflict(field, `domain ${name} is already hosted`);
     }
     const domain = await tx
       .insertInto('domains')

@@ -33,7 +33,7 @@ export function domainRoutes(ctx: HttpContext) {
         }
       },
       async (request, reply) => {
-        const domain = await addDomain(db, actorOf(request.principal, request.ip), request.body.name);
+        const domain = await addDomain(db, actorOf(request.principal, request.ip), request.body.name, 'name');
         reply.code(201);
         return withRecords(domain.name);
       }
