@@ -1,5 +1,4 @@
 // The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs) and the first-start setup page. Built, not listening.
-import fs from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import type { SessionLifetime } from '../directory/admin-sessions.js';
@@ -17,6 +16,7 @@ import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
 import { sessionRoutes } from './routes/session.js';
 import { SETUP_PAGE_CSP, setupPage } from './setup-page.js';
+import { VERSION } from '../version.js';
 
 export interface HttpOptions {
   limiter: LoginLimiter;
@@ -32,7 +32,6 @@ export interface HttpOptions {
 
 /** JSON bodies are small: the largest is an account with a 1 KiB password. */
 const BODY_LIMIT = 64 * 1024;
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 export interface HttpApp {
   app: FastifyInstance;
