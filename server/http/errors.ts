@@ -16,6 +16,8 @@ export interface ErrorBody {
     violations?: Array<{ rule: string; message: string }>;
     /** seconds until a locked login may try again */
     retryAfter?: number;
+    /** the SMTP reply when the MX refused a test message */
+    reply?: string;
   };
 }
 
@@ -52,6 +54,8 @@ export const errors = {
   setupClosed: () => new HttpError(409, 'setup_done', 'an owner exists already; log in instead', 'token', 'unused'),
   setupToken: () => new HttpError(403, 'setup_token', 'the setup link is wrong or was used; restart the server for a new one', 'token', 'match'),
   confirmation: () => new HttpError(409, 'confirmation_required', 'deleting an account needs the confirmation token from POST …/deletion (valid 10 minutes, once)', 'confirmation', 'match'),
+  mxNotRunning: () => new HttpError(409, 'mx_not_running', 'the MX is not running on this server (smtp.port is -1), so no test message can be sent', 'smtp.port', 'enabled'),
+  testMailRefused: (reply: string) => new HttpError(409, 'delivery_refused', `the MX refused the test message: ${reply}`, 'address', 'delivery', { reply }),
   internal: () => new HttpError(500, 'internal', 'internal error; the server log has the details')
 };
 
