@@ -79,45 +79,41 @@ export function startApp(root: HTMLElement, admin: AdminUser, policy: PolicyInfo
     return [h('h1', { tabIndex: -1 }, t('common.problem')), h('p', { class: 'form-error', role: 'alert' }, message), retry ? button(t('common.retry'), () => ctx.refresh(), 'secondary') : null].filter(Boolean) as Node[];
   }
 
-  async function draw(moveFocus: boolean): Promise<void> {
-    const path = currentPath();
-    if (path === '/') {
-      location.replace('#/domains');
-      return;
+  /** The nodes of the current route: the screen, or a problem said in words (unknown page, role, API error). */
+  async function content(path: string): Promise<Node[] | null> {
+    const found = screens.map((s) => ({ screen: s, params: match(s.path, path) })).find((m) => m.params);
+    if (!found) return problem(t('error.route_not_found'), false);
+    if (found.screen.ownerOnly && !ctx.isOwner) return problem(t('error.forbidden'), false);
+    try {
+      return await found.screen.render(ctx, found.params!);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'unauthenticated') return null; // the login page takes over
+      return problem(describeError(err), !(err instanceof ApiError && err.status === 404));
     }
+  }
+
+  /** Draws the current route; a navigation moves focus to the new heading, a refresh keeps the scroll position. */
+  async function draw(navigated: boolean): Promise<void> {
+    const path = currentPath();
+    if (path === '/') return location.replace('#/domains');
     const id = ++drawing;
     markCurrent(path);
-    let nodes: Node[];
-    const found = screens.map((s) => ({ screen: s, params: match(s.path, path) })).find((m) => m.params);
-    if (!found) nodes = problem(t('error.route_not_found'), false);
-    else if (found.screen.ownerOnly && !ctx.isOwner) nodes = problem(t('error.forbidden'), false);
-    else {
-      const scrollY = window.scrollY;
-      if (moveFocus) main.replaceChildren(h('p', { class: 'loading' }, t('common.loading')));
-      main.setAttribute('aria-busy', 'true');
-      try {
-        nodes = await found.screen.render(ctx, found.params!);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'unauthenticated') return; // the login page takes over
-        nodes = problem(describeError(err), !(err instanceof ApiError && err.status === 404));
-      }
-      if (id !== drawing) return; // the user went elsewhere meanwhile
-      main.removeAttribute('aria-busy');
-      main.replaceChildren(...nodes);
-      if (!moveFocus) {
-        window.scrollTo(0, scrollY);
-        main.focus({ preventScroll: true });
-        return;
-      }
-    }
-    if (id !== drawing) return;
+    const scrollY = window.scrollY;
+    if (navigated) main.replaceChildren(h('p', { class: 'loading' }, t('common.loading')));
+    main.setAttribute('aria-busy', 'true');
+    const nodes = await content(path);
+    if (id !== drawing || !nodes) return; // the user went elsewhere meanwhile, or the session is gone
+    main.removeAttribute('aria-busy');
     main.replaceChildren(...nodes);
     const heading = main.querySelector('h1');
     document.title = heading ? `${heading.textContent} – Postfach` : 'Postfach';
-    if (moveFocus) {
+    if (navigated) {
       window.scrollTo(0, 0);
-      (heading as HTMLElement | null)?.setAttribute('tabindex', '-1');
-      (heading as HTMLElement | null)?.focus();
+      heading?.setAttribute('tabindex', '-1');
+      heading?.focus();
+    } else {
+      window.scrollTo(0, scrollY);
+      main.focus({ preventScroll: true });
     }
   }
 

@@ -22,7 +22,7 @@ function newestMtime(entry: string): number {
   return Math.max(0, ...fs.readdirSync(entry).filter((name) => name !== 'node_modules').map((name) => newestMtime(path.join(entry, name))));
 }
 
-/** `npm run build:ui` unless dist/admin-ui is newer than every source file (npm test builds it first anyway). */
+/** Builds the UI (vite) unless dist/admin-ui is newer than every source file (npm test builds it first anyway). */
 export function ensureUiBuilt(): void {
   if (fs.existsSync(UI_INDEX) && fs.statSync(UI_INDEX).mtimeMs >= Math.max(...UI_SOURCES.map(newestMtime))) return;
   execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'vite'), ['build', 'admin-ui', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });

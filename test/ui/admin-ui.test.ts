@@ -329,7 +329,7 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await browser.screenshot('audit');
   });
 
-  it('speaks German when chosen (kept across reloads) and fits a phone screen', async () => {
+  it('speaks German when chosen (kept across reloads), fits a phone screen, and sends an ended session to the login', async () => {
     await page().getByLabel('Language').selectOption('de');
     await expect(page().getByRole('navigation').getByRole('link').first().textContent()).resolves.toBe('Domains');
     await page().reload();
@@ -355,6 +355,11 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await page().goto(`${base}/#/accounts/info%40firma.de`);
     await h1('info@firma.de').waitFor();
     await browser.screenshot('account-de');
+    // the session ends on the server (expiry, password reset elsewhere): the next request leads to the login page
+    await server.app.services.db.deleteFrom('admin_sessions').execute();
+    await nav('Postfächer').click();
+    await h1('Bei Postfach anmelden').waitFor();
+    await expect(page().locator('.notice').textContent()).resolves.toBe('Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.');
     expect(browser.problems).toEqual([]);
   });
 });

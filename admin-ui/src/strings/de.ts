@@ -121,7 +121,7 @@ export const de: Record<Key, string> = {
   'dns.note.DMARC': 'Sagt Empfängern, was mit E-Mails geschehen soll, die angeblich von Ihnen kommen, aber die Prüfungen nicht bestehen: in den Spam-Ordner.',
   'dns.note.OWNERSHIP': 'Weist nach, dass Sie die Domain kontrollieren. Auf E-Mails wirkt er sich nicht aus.',
   'dns.checkTitle': 'DNS jetzt prüfen',
-  'dns.checkIntro': 'Postfach fragt das DNS, was gerade veröffentlicht ist, und vergleicht es mit den Einträgen oben.',
+  'dns.checkIntro': 'Postfach fragt das DNS, was gerade veröffentlicht ist, und zeigt bei jedem Eintrag, ob er stimmt.',
   'dns.checkNow': 'Erneut prüfen',
   'dns.checking': 'DNS wird abgefragt …',
   'dns.checkedAt': 'Geprüft um {time}.',
@@ -231,7 +231,7 @@ export const de: Record<Key, string> = {
   'address.characters': 'Nur a–z, Ziffern und . _ - (kein Punkt am Anfang oder Ende, keine zwei Punkte hintereinander).',
 
   'client.title': 'Mailprogramm einrichten für {address}',
-  'client.intro': 'Tragen Sie diese Einstellungen im Mailprogramm ein (Outlook, Thunderbird, Apple Mail, Smartphone). Die meisten Programme fragen nur Adresse und Passwort und finden den Rest selbst.',
+  'client.intro': 'Tragen Sie diese Einstellungen im Mailprogramm ein (Outlook, Thunderbird, Apple Mail, Smartphone). Der Benutzername ist immer die vollständige Adresse.',
   'client.incoming': 'Posteingang',
   'client.incomingIntro': 'IMAP lässt die E-Mails auf dem Server, so sieht jedes Gerät dieselben Ordner. POP3 lädt sie auf ein Gerät herunter.',
   'client.outgoing': 'Postausgang (SMTP)',

@@ -119,7 +119,7 @@ export const en = {
   'dns.note.DMARC': 'Tells receivers what to do with mail that claims to be from you but fails the checks: put it into spam.',
   'dns.note.OWNERSHIP': 'Proves that you control the domain. It does not affect mail.',
   'dns.checkTitle': 'Check the DNS now',
-  'dns.checkIntro': 'Postfach asks the DNS what is published right now and compares it with the records above.',
+  'dns.checkIntro': 'Postfach asks the DNS what is published right now and shows beside each record whether it is right.',
   'dns.checkNow': 'Check again',
   'dns.checking': 'Asking the DNS …',
   'dns.checkedAt': 'Checked at {time}.',
@@ -229,7 +229,7 @@ export const en = {
   'address.characters': 'Only a–z, digits and . _ - (no dot at the start or end, no two dots in a row).',
 
   'client.title': 'Mail program setup for {address}',
-  'client.intro': 'Enter these settings in the mail program (Outlook, Thunderbird, Apple Mail, a phone). Most programs only ask for the address and password and find the rest.',
+  'client.intro': 'Enter these settings in the mail program (Outlook, Thunderbird, Apple Mail, a phone). The user name is always the full address.',
   'client.incoming': 'Incoming mail',
   'client.incomingIntro': 'IMAP keeps mail on the server, so every device sees the same folders. POP3 downloads it to one device.',
   'client.outgoing': 'Outgoing mail (SMTP)',
