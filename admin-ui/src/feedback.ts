@@ -1,7 +1,7 @@
 // What the user is told: a polite live region for results, an alert area per form for errors, API errors in words.
 import { ApiError } from './api.js';
 import { h } from './dom.js';
-import { known, t, type Key } from './i18n.js';
+import { count, known, t, type Key } from './i18n.js';
 
 let statusRegion: HTMLElement | null = null;
 
@@ -43,7 +43,7 @@ const minutesOf = (seconds: number | undefined) => Math.max(1, Math.ceil((second
  */
 export function describeError(err: unknown): string {
   if (!(err instanceof ApiError)) return t('error.unexpected', { message: err instanceof Error ? err.message : String(err) });
-  if (err.code === 'locked') return t('error.locked', { minutes: minutesOf(err.retryAfter) });
+  if (err.code === 'locked') return t('error.locked', { minutes: count('minutes', minutesOf(err.retryAfter)) });
   if (err.code === 'delivery_refused') return t('error.delivery_refused', { reply: err.reply ?? err.message });
   if (err.violations?.length) return t('password.refused', { rules: err.violations.map((v) => ruleText(v.rule) ?? v.message).join('; ') });
   const byRule = err.field && err.rule ? known(`error.${err.field}.${err.rule}`) : null;

@@ -55,6 +55,12 @@ export function t(key: Key, params: Record<string, string | number> = {}): strin
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
+/** "1 message" / "5 messages" in the current language (Intl plural rules; both languages need only one/other). */
+export function count(noun: 'messages' | 'accounts' | 'minutes', n: number): string {
+  const form = new Intl.PluralRules(current).select(n) === 'one' ? 'one' : 'other';
+  return t(`count.${noun}.${form}`, { n: formatNumber(n) });
+}
+
 /** A key when the table has it (API codes the UI knows), otherwise null. */
 export function known(key: string): Key | null {
   return key in en ? (key as Key) : null;

@@ -5,7 +5,7 @@ import type { AppContext, Screen } from '../app.js';
 import { confirmDialog } from '../dialog.js';
 import { button, field, form, h, link, section, submitButton } from '../dom.js';
 import { announce, errorArea } from '../feedback.js';
-import { formatBytes, formatDateTime, formatNumber, t } from '../i18n.js';
+import { count, formatBytes, formatDateTime, formatNumber, t } from '../i18n.js';
 import { passwordField } from '../password.js';
 import { accountHref, backLink, heading, quotaField, statusBadge, usageView } from './common.js';
 
@@ -129,7 +129,7 @@ function mergeSection(ctx: AppContext, account: Account, others: Account[]): HTM
         target.setError(null);
         const merged = await confirmDialog({
           title: t('account.mergeConfirmTitle'),
-          message: [t('account.mergeConfirm', { source: account.address, target: into, messages: formatNumber(account.messages) })],
+          message: [t('account.mergeConfirm', { source: account.address, target: into, messages: count('messages', account.messages) })],
           confirm: t('account.mergeButton', { source: account.address, target: into }),
           danger: true,
           action: () => api('POST', `${path(account.address)}/merge`, { into })
@@ -151,7 +151,7 @@ async function deleteAccount(ctx: AppContext, account: Account): Promise<void> {
   let confirmation = '';
   const first = await confirmDialog({
     title: t('account.deleteTitle', { address: account.address }),
-    message: [t('account.deleteWarning', { address: account.address, messages: formatNumber(account.messages), size: formatBytes(account.usedBytes) })],
+    message: [t('account.deleteWarning', { address: account.address, messages: count('messages', account.messages), size: formatBytes(account.usedBytes) })],
     confirm: t('account.deleteContinue'),
     danger: true,
     action: async () => {
@@ -171,7 +171,7 @@ async function deleteAccount(ctx: AppContext, account: Account): Promise<void> {
     }
   });
   if (!second || !result) return;
-  announce(t('account.deleted', { address: account.address, messages: formatNumber((result as { messages: number }).messages) }));
+  announce(t('account.deleted', { address: account.address, messages: count('messages', (result as { messages: number }).messages) }));
   ctx.navigate('/accounts');
 }
 

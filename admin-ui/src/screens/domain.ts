@@ -6,7 +6,7 @@ import { copyable } from '../copy.js';
 import { confirmDialog } from '../dialog.js';
 import { badge, button, fill, h, section } from '../dom.js';
 import { announce, describeError } from '../feedback.js';
-import { formatTime, known, t, type Key } from '../i18n.js';
+import { count, formatTime, known, t, type Key } from '../i18n.js';
 import { backLink, heading } from './common.js';
 
 const STATUS_TONE = { ok: 'ok', missing: 'bad', wrong: 'warn', error: 'neutral' } as const;
@@ -100,7 +100,7 @@ export const domainScreen: Screen = {
       nodes.push(
         section(
           t('domain.removeTitle'),
-          h('p', null, empty ? t('domain.removeIntro') : t('domain.removeBlocked', { accounts: domain.accounts ?? 0 })),
+          h('p', null, empty ? t('domain.removeIntro') : t('domain.removeBlocked', { accounts: count('accounts', domain.accounts ?? 0) })),
           button(
             t('domain.remove'),
             async () => {
