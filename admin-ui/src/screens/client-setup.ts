@@ -58,7 +58,8 @@ function testMailSection(detail: AccountDetail): HTMLElement {
       const sentLine = h('p', null, t('test.sent', { time: formatTime(sentAt) }));
       result.replaceChildren(sentLine, h('p', { class: 'loading' }, t('test.waiting')));
       const deadline = Date.now() + WAIT_MS;
-      while (!mail.arrived && Date.now() < deadline) {
+      // stops when it arrived, after WAIT_MS, or when the user left the page
+      while (!mail.arrived && Date.now() < deadline && result.isConnected) {
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         mail = await api<TestMail>('GET', `/accounts/${seg(address)}/test-mail/${seg(mail.id)}`);
       }

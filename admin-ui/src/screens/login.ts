@@ -20,9 +20,11 @@ export function loginView(notice: LoginNotice, done: (session: SessionState) => 
     loggedOut: t('login.loggedOut'),
     setupRequired: t('login.setupRequired')
   };
+  const noticeElement = notice ? h('p', { class: notice === 'expired' ? 'notice' : 'notice info' }, notices[notice]) : null;
   const body = form(
     async () => {
       error.clear();
+      noticeElement?.remove(); // what happened before this attempt no longer matters
       if (!login.control.value.trim() || !password.control.value) {
         error.show(t('login.missing'));
         return;
@@ -56,7 +58,7 @@ export function loginView(notice: LoginNotice, done: (session: SessionState) => 
       'div',
       { class: 'card narrow' },
       h('h1', null, t('login.title')),
-      notice ? h('p', { class: notice === 'setupRequired' ? 'notice info' : 'notice' }, notices[notice]) : null,
+      noticeElement,
       body
     )
   ];
