@@ -2,6 +2,7 @@
 import type { FastifyError } from 'fastify';
 import { DirectoryError } from '../directory/errors.js';
 import { MailboxError } from '../store/mailboxes.js';
+import { TestMailRefused } from '../smtp/test-mail.js';
 
 export interface ErrorBody {
   error: {
@@ -88,6 +89,7 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(DIRECTORY_STATUS[err.kind], err.kind, err.message, err.field, err.rule, violations ? { violations } : {});
   }
   if (err instanceof MailboxError) return new HttpError(409, 'conflict', err.message, 'folder', err.code);
+  if (err instanceof TestMailRefused) return errors.testMailRefused(err.reply);
   const fe = err as FastifyError & { validation?: ValidationIssue[] };
   if (fe.validation) return validationError(fe as FastifyError & { validation: ValidationIssue[] });
   switch (fe.code) {

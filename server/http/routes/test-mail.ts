@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireAccount } from '../../directory/accounts.js';
 import { audit } from '../../directory/audit.js';
-import { sendTestMail, TEST_MAIL_ID, TestMailRefused, testMessageId } from '../../smtp/test-mail.js';
+import { sendTestMail, TEST_MAIL_ID, testMessageId } from '../../smtp/test-mail.js';
 import { findByMessageId } from '../../store/messages.js';
 import { actorOf, type HttpContext } from '../context.js';
 import { errors } from '../errors.js';
@@ -36,13 +36,7 @@ export function testMailRoutes(ctx: HttpContext) {
         const mx = ctx.mx();
         if (!mx) throw errors.mxNotRunning();
         const actor = actorOf(request.principal, request.ip);
-        let sent;
-        try {
-          sent = await sendTestMail(ctx.services, mx, account, actor.name);
-        } catch (err) {
-          if (err instanceof TestMailRefused) throw errors.testMailRefused(err.reply);
-          throw err;
-        }
+        const sent = await sendTestMail(ctx.services, mx, account, actor.name);
         await audit(db, actor, 'account.test-mail', account.address, { messageId: sent.messageId });
         reply.code(201);
         return { ...sent, arrived: await arrival(account.id, sent.id) };
