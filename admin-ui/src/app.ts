@@ -2,7 +2,7 @@
 // again after every change, and 401/403/404 answered in words rather than a blank page.
 import { ApiError, type AdminUser, type PolicyInfo } from './api.js';
 import { button, h } from './dom.js';
-import { describeError } from './feedback.js';
+import { announce, describeError } from './feedback.js';
 import { t, type Key } from './i18n.js';
 import { markCurrent, renderShell } from './shell.js';
 
@@ -10,8 +10,8 @@ export interface AppContext {
   admin: AdminUser;
   isOwner: boolean;
   policy: PolicyInfo;
-  /** draw the current screen again with fresh data (after a change) */
-  refresh(): void;
+  /** draw the current screen again with fresh data (after a change), then announce what changed */
+  refresh(announcement?: string): Promise<void>;
   navigate(path: string): void;
   logout(): void;
 }
@@ -62,7 +62,11 @@ export function startApp(root: HTMLElement, admin: AdminUser, policy: PolicyInfo
     admin,
     isOwner: admin.role === 'owner',
     policy,
-    refresh: () => void draw(false),
+    refresh: async (announcement) => {
+      await draw(false);
+      // after the new state is on screen, so what is announced and what is shown agree
+      if (announcement) announce(announcement);
+    },
     navigate: (path) => {
       if (currentPath() === path) void draw(true);
       else location.hash = path;
@@ -76,7 +80,7 @@ export function startApp(root: HTMLElement, admin: AdminUser, policy: PolicyInfo
   }
 
   function problem(message: string, retry: boolean): Node[] {
-    return [h('h1', { tabIndex: -1 }, t('common.problem')), h('p', { class: 'form-error', role: 'alert' }, message), retry ? button(t('common.retry'), () => ctx.refresh(), 'secondary') : null].filter(Boolean) as Node[];
+    return [h('h1', { tabIndex: -1 }, t('common.problem')), h('p', { class: 'form-error', role: 'alert' }, message), retry ? button(t('common.retry'), () => void ctx.refresh(), 'secondary') : null].filter(Boolean) as Node[];
   }
 
   /** The nodes of the current route: the screen, or a problem said in words (unknown page, role, API error). */

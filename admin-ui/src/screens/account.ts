@@ -44,8 +44,7 @@ function detailsSection(ctx: AppContext, account: Account): HTMLElement {
         if (Number.isNaN(bytes)) return;
         try {
           await api('PATCH', path(account.address), { displayName: name.control.value.trim(), quota: bytes ?? 0 });
-          announce(t('account.saved'));
-          ctx.refresh();
+          await ctx.refresh(t('account.saved'));
         } catch (err) {
           error.show(err);
         }
@@ -102,8 +101,7 @@ function statusSection(ctx: AppContext, account: Account): HTMLElement {
           action: () => api('POST', `${path(account.address)}/${verb}`)
         });
         if (done) {
-          announce(t(account.active ? 'account.deactivated' : 'account.activated', { address: account.address }));
-          ctx.refresh();
+          await ctx.refresh(t(account.active ? 'account.deactivated' : 'account.activated', { address: account.address }));
         }
       },
       account.active ? 'secondary' : 'primary'

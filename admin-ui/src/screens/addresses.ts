@@ -15,8 +15,7 @@ function accountSelect(accounts: Account[], selected = ''): HTMLSelectElement {
 function remove(ctx: AppContext, label: string, title: string, message: string, action: () => Promise<unknown>, done: string): HTMLButtonElement {
   return button(label, async () => {
     if (await confirmDialog({ title, message: [message], confirm: label, danger: true, action: async () => void (await action()) })) {
-      announce(done);
-      ctx.refresh();
+      await ctx.refresh(done);
     }
   }, 'danger small');
 }
@@ -49,8 +48,7 @@ function aliasSection(ctx: AppContext, aliases: Alias[], accounts: Account[], do
           account.setError(null);
           try {
             await api('POST', '/aliases', { address: address.address(), account: account.control.value });
-            announce(t('alias.added', { address: address.address(), account: account.control.value }));
-            ctx.refresh();
+            await ctx.refresh(t('alias.added', { address: address.address(), account: account.control.value }));
           } catch (err) {
             error.show(err);
           }
@@ -122,8 +120,7 @@ function forwardSection(ctx: AppContext, forwards: Forward[], accounts: Account[
           destinations.setError(null);
           try {
             await api('POST', '/forwards', { source: source.control.value.trim(), destinations: list, keepCopy: keep.control.checked });
-            announce(t('forward.added', { address: source.control.value.trim() }));
-            ctx.refresh();
+            await ctx.refresh(t('forward.added', { address: source.control.value.trim() }));
           } catch (err) {
             error.show(err);
           }
@@ -156,8 +153,7 @@ function catchAllSection(ctx: AppContext, domains: Domain[], accounts: Account[]
         try {
           if (select.value) await api('PUT', `/domains/${seg(domain.name)}/catch-all`, { target: select.value });
           else await api('DELETE', `/domains/${seg(domain.name)}/catch-all`);
-          announce(select.value ? t('catchall.set', { domain: domain.name, target: select.value }) : t('catchall.cleared', { domain: domain.name }));
-          ctx.refresh();
+          await ctx.refresh(select.value ? t('catchall.set', { domain: domain.name, target: select.value }) : t('catchall.cleared', { domain: domain.name }));
         } catch (err) {
           error.show(err);
         }

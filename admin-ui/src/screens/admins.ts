@@ -49,8 +49,7 @@ function actions(ctx: AppContext, admin: AdminUser): HTMLElement {
       ? button(t('admins.totpOff'), async () => {
           const done = await confirmDialog({ title: t('admins.totpOffTitle', { login: admin.login }), message: [t('admins.totpOffConfirm')], confirm: t('admins.totpOff'), action: () => api('DELETE', `/admins/${seg(admin.login)}/totp`) });
           if (done) {
-            announce(t('admins.totpOffDone', { login: admin.login }));
-            ctx.refresh();
+            await ctx.refresh(t('admins.totpOffDone', { login: admin.login }));
           }
         }, 'secondary small')
       : null,
@@ -59,8 +58,7 @@ function actions(ctx: AppContext, admin: AdminUser): HTMLElement {
       : button(t('common.remove'), async () => {
           const done = await confirmDialog({ title: t('admins.removeTitle', { login: admin.login }), message: [t('admins.removeConfirm', { login: admin.login })], confirm: t('common.remove'), danger: true, action: () => api('DELETE', `/admins/${seg(admin.login)}`) });
           if (done) {
-            announce(t('admins.removed', { login: admin.login }));
-            ctx.refresh();
+            await ctx.refresh(t('admins.removed', { login: admin.login }));
           }
         }, 'danger small', { 'aria-label': t('admins.removeFor', { login: admin.login }) })
   );
@@ -82,8 +80,7 @@ function addSection(ctx: AppContext): HTMLElement {
         if (!password.valid()) return password.setError(t('password.notYet'));
         try {
           await api('POST', '/admins', { login: login.control.value.trim(), role: role.control.value, password: password.control.value });
-          announce(t('admins.added', { login: login.control.value.trim() }));
-          ctx.refresh();
+          await ctx.refresh(t('admins.added', { login: login.control.value.trim() }));
         } catch (err) {
           error.show(err);
         }

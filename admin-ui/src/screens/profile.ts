@@ -56,8 +56,7 @@ function totpSection(ctx: AppContext): HTMLElement {
           const ok = await confirmDialog({ title: t('profile.totpOffTitle'), message: [t('profile.totpOffConfirm')], confirm: t('admins.totpOff'), danger: true, action: () => api('DELETE', '/session/totp', { code: code.control.value.trim() }) });
           if (ok) {
             ctx.admin.totp = false;
-            announce(t('profile.totpDisabled'));
-            ctx.refresh();
+            await ctx.refresh(t('profile.totpDisabled'));
           }
         },
         code.element,
@@ -82,8 +81,7 @@ function totpSection(ctx: AppContext): HTMLElement {
                 try {
                   await api('POST', '/session/totp/confirm', { code: code.control.value.trim() });
                   ctx.admin.totp = true;
-                  announce(t('profile.totpEnabled'));
-                  ctx.refresh();
+                  await ctx.refresh(t('profile.totpEnabled'));
                 } catch (err) {
                   error.show(err);
                 }

@@ -4,7 +4,7 @@ import type { Screen } from '../app.js';
 import { copyable } from '../copy.js';
 import { confirmDialog, formDialog } from '../dialog.js';
 import { badge, button, field, form, h, section, submitButton, table } from '../dom.js';
-import { announce, errorArea } from '../feedback.js';
+import { errorArea } from '../feedback.js';
 import { formatDateTime, t } from '../i18n.js';
 import { roleSelect } from './admins.js';
 import { heading } from './common.js';
@@ -46,8 +46,7 @@ export const tokensScreen: Screen = {
                   : button(t('tokens.revoke'), async () => {
                       const done = await confirmDialog({ title: t('tokens.revokeTitle', { name: k.name }), message: [t('tokens.revokeConfirm')], confirm: t('tokens.revoke'), danger: true, action: () => api('DELETE', `/tokens/${seg(k.id)}`) });
                       if (done) {
-                        announce(t('tokens.revokedDone', { name: k.name }));
-                        ctx.refresh();
+                        await ctx.refresh(t('tokens.revokedDone', { name: k.name }));
                       }
                     }, 'danger small', { 'aria-label': t('tokens.revokeFor', { name: k.name }) })
             }
