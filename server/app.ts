@@ -22,6 +22,7 @@ import { Srs, serverSecret } from './mailauth/srs.js';
 import { QueueRunner } from './queue/runner.js';
 import { SmtpDelivery } from './queue/deliver.js';
 import { createSubmissionServer } from './smtp/submission.js';
+import { loopbackFor } from './smtp/test-mail.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -118,7 +119,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       if (config.http.port >= 0) {
         // last: the client settings it serves name the ports bound above
         const bound = { ...listening };
-        http = await buildHttp(services, { limiter, setupToken, endpoints: () => endpointsOf(bound), https: config.http.tls ? tls : null, ...options.http });
+        const mxAddress = bound.smtp === undefined ? null : { host: loopbackFor(config.bind), port: bound.smtp };
+        http = await buildHttp(services, { limiter, setupToken, endpoints: () => endpointsOf(bound), mx: () => mxAddress, https: config.http.tls ? tls : null, ...options.http });
         await http.app.listen({ port: config.http.port, host: config.bind });
         listening.http = (http.app.server.address() as AddressInfo).port;
       }

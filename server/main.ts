@@ -364,6 +364,7 @@ async function serve(): Promise<void> {
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
   if (listening.http !== undefined) {
     const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
+    lines.push(`  Admin UI       ${base}/ (German and English)`);
     lines.push(`  Admin API      ${base}/api/v1 (OpenAPI: ${base}/api/docs)`);
     // the link is the only way in until an owner exists: printed here, never written to the log
     if (app.setupToken) lines.push('', `  No owner yet. Create one with this one-time link:`, `  ${base}/setup#token=${app.setupToken}`, `  or: postfach admin owner create <address> --password-stdin`, '');

@@ -1,4 +1,4 @@
-// The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs) and the first-start setup page. Built, not listening.
+// The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs) and the admin UI (also the first-start setup page). Built, not listening.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import type { SessionLifetime } from '../directory/admin-sessions.js';
@@ -15,12 +15,16 @@ import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
 import { sessionRoutes } from './routes/session.js';
-import { SETUP_PAGE_CSP, setupPage } from './setup-page.js';
-import { VERSION } from '../version.js';
+import { registerAdminUi } from './admin-ui.js';
+import { PACKAGE_VERSION } from '../paths.js';
+import type { MxAddress } from '../smtp/test-mail.js';
+import { testMailRoutes } from './routes/test-mail.js';
 
 export interface HttpOptions {
   limiter: LoginLimiter;
   endpoints(): ClientEndpoint[];
+  /** where the MX listens, for test messages; absent or null when it does not run */
+  mx?: () => MxAddress | null;
   /** one-time token for /setup while no owner exists */
   setupToken: string | null;
   /** TLS key and certificate: serve HTTPS (cookies get Secure) */
@@ -63,6 +67,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     lifetime: options.lifetime ?? { idleMs: config.http.sessionIdleTimeout * 1000, maxMs: config.http.sessionMaxAge * 1000 },
     setupToken: options.setupToken,
     endpoints: options.endpoints,
+    mx: options.mx ?? (() => null),
     confirmations: new Confirmations(now)
   };
 
@@ -84,7 +89,8 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     );
   });
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('cache-control', 'no-store');
+    // API answers are never cached; the UI's hashed assets set their own
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
@@ -92,7 +98,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
   });
 
   registerAuth(app, ctx);
-  const openApi = collectOpenApi(app, { version: VERSION });
+  const openApi = collectOpenApi(app, { version: PACKAGE_VERSION });
   await app.register(
     async (api) => {
       await api.register(sessionRoutes(ctx));
@@ -101,11 +107,12 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(routingRoutes(ctx));
       await api.register(adminRoutes(ctx));
       await api.register(queueRoutes(ctx));
+      await api.register(testMailRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
-  app.get('/setup', { config: { access: 'public' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', SETUP_PAGE_CSP).send(setupPage()));
+  registerAdminUi(app);
   await app.ready();
   return { app, ctx };
 }

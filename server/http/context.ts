@@ -6,6 +6,7 @@ import type { Actor } from '../directory/audit.js';
 import type { Services } from '../services.js';
 import type { ClientEndpoint } from './client-settings.js';
 import type { Confirmations } from './confirmations.js';
+import type { MxAddress } from '../smtp/test-mail.js';
 
 /** Who is asking: an admin user through the UI's session cookie, or a script through an API token. */
 export type Principal =
@@ -25,6 +26,8 @@ export interface HttpContext {
   /** the protocol listeners mail clients connect to, as bound */
   endpoints(): ClientEndpoint[];
   confirmations: Confirmations;
+  /** where this server's MX listens (test messages go through it); null when it does not run */
+  mx(): MxAddress | null;
 }
 
 declare module 'fastify' {

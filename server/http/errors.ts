@@ -2,6 +2,7 @@
 import type { FastifyError } from 'fastify';
 import { DirectoryError } from '../directory/errors.js';
 import { MailboxError } from '../store/mailboxes.js';
+import { TestMailRefused } from '../smtp/test-mail.js';
 
 export interface ErrorBody {
   error: {
@@ -16,6 +17,8 @@ export interface ErrorBody {
     violations?: Array<{ rule: string; message: string }>;
     /** seconds until a locked login may try again */
     retryAfter?: number;
+    /** the SMTP reply when the MX refused a test message */
+    reply?: string;
   };
 }
 
@@ -52,6 +55,8 @@ export const errors = {
   setupClosed: () => new HttpError(409, 'setup_done', 'an owner exists already; log in instead', 'token', 'unused'),
   setupToken: () => new HttpError(403, 'setup_token', 'the setup link is wrong or was used; restart the server for a new one', 'token', 'match'),
   confirmation: () => new HttpError(409, 'confirmation_required', 'deleting an account needs the confirmation token from POST …/deletion (valid 10 minutes, once)', 'confirmation', 'match'),
+  mxNotRunning: () => new HttpError(409, 'mx_not_running', 'the MX is not running on this server (smtp.port is -1), so no test message can be sent', 'smtp.port', 'enabled'),
+  testMailRefused: (reply: string) => new HttpError(409, 'delivery_refused', `the MX refused the test message: ${reply}`, 'address', 'delivery', { reply }),
   internal: () => new HttpError(500, 'internal', 'internal error; the server log has the details')
 };
 
@@ -84,6 +89,7 @@ export function toHttpError(err: unknown): HttpError {
     return new HttpError(DIRECTORY_STATUS[err.kind], err.kind, err.message, err.field, err.rule, violations ? { violations } : {});
   }
   if (err instanceof MailboxError) return new HttpError(409, 'conflict', err.message, 'folder', err.code);
+  if (err instanceof TestMailRefused) return errors.testMailRefused(err.reply);
   const fe = err as FastifyError & { validation?: ValidationIssue[] };
   if (fe.validation) return validationError(fe as FastifyError & { validation: ValidationIssue[] });
   switch (fe.code) {

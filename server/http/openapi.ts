@@ -26,7 +26,8 @@ const ERROR_SCHEMA = {
         field: { type: 'string', description: 'the request field at fault' },
         rule: { type: 'string', description: 'the rule it broke, e.g. required, minLength, unique' },
         violations: { type: 'array', items: { type: 'object', properties: { rule: { type: 'string' }, message: { type: 'string' } } } },
-        retryAfter: { type: 'integer' }
+        retryAfter: { type: 'integer' },
+        reply: { type: 'string', description: 'the SMTP reply when the MX refused a test message' }
       }
     }
   }

@@ -175,3 +175,16 @@ export async function messageCountsByAccount(tx: Tx, accountIds?: number[]): Pro
   if (accountIds) q = q.where('mailboxes.account_id', 'in', accountIds);
   return new Map((await q.execute()).map((r) => [r.account, Number(r.n)]));
 }
+
+/** Where a message with this Message-ID header landed in an account (any folder), earliest first; null when nowhere. */
+export async function findByMessageId(tx: Tx, accountId: number, messageId: string): Promise<{ folder: string; uid: number; internalDate: number } | null> {
+  const row = await tx
+    .selectFrom('messages')
+    .innerJoin('mailboxes', 'mailboxes.id', 'messages.mailbox_id')
+    .select(['mailboxes.name as folder', 'messages.uid', 'messages.internal_date'])
+    .where('mailboxes.account_id', '=', accountId)
+    .where('messages.message_id', '=', messageId)
+    .orderBy('messages.internal_date')
+    .executeTakeFirst();
+  return row ? { folder: row.folder, uid: row.uid, internalDate: row.internal_date } : null;
+}

@@ -1,4 +1,4 @@
-// Admin login and logout (session cookie + CSRF token), first-start owner setup, own password and TOTP enrolment.
+// Admin login and logout (session cookie + CSRF token), first-start owner setup, the password policy, own password and TOTP enrolment.
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { totpUri } from '../../auth/totp.js';
@@ -6,6 +6,7 @@ import { normalizeAddress } from '../../directory/address.js';
 import { createSession, deleteSession } from '../../directory/admin-sessions.js';
 import { beginTotp, confirmTotp, countOwners, createFirstOwner, disableTotp, setAdminPassword, verifyAdmin, verifyTotp } from '../../directory/admins.js';
 import { invalid } from '../../directory/errors.js';
+import { NAME_MIN_LENGTH, PASSWORD_MAX_LENGTH, policyRules } from '../../directory/password-policy.js';
 import type { Admin } from '../../db/schema.js';
 import { clearSessionCookie, setSessionCookie } from '../auth.js';
 import { actorOf, type HttpContext, type Principal } from '../context.js';
@@ -44,6 +45,19 @@ export function sessionRoutes(ctx: HttpContext) {
       if (p.via === 'token') return { authenticated: true, via: 'token', role: p.role, token: { id: p.tokenId, name: p.tokenName } };
       return { authenticated: true, via: 'session', admin: adminView(p.admin), csrfToken: p.csrfToken, expiresAt: p.expiresAt };
     });
+
+    app.get(
+      '/password-policy',
+      {
+        config: { access: 'public' },
+        schema: {
+          summary: 'The password rules for mailboxes and admin users: minimum and maximum length and every rule with its sentence',
+          description: 'Public, so the setup page can show the rules before anyone is logged in. The admin UI checks them live with the same code the server runs.',
+          tags: ['session']
+        }
+      },
+      async () => ({ minLength: policy.minLength, maxLength: PASSWORD_MAX_LENGTH, nameMinLength: NAME_MIN_LENGTH, rules: policyRules(policy) })
+    );
 
     app.post<{ Body: { login: string; password: string; totp?: string } }>(
       '/session',
