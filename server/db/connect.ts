@@ -51,3 +51,12 @@ export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
   }
   return { db, sqlite, close: () => db.destroy() };
 }
+
+/** Whether the database answers a query now (health check); never throws. */
+export function databaseAnswers(handle: Pick<DatabaseHandle, 'sqlite'>): boolean {
+  try {
+    return handle.sqlite.prepare('SELECT 1').pluck().get() === 1;
+  } catch {
+    return false;
+  }
+}

@@ -52,6 +52,8 @@ export const errors = {
   setupClosed: () => new HttpError(409, 'setup_done', 'an owner exists already; log in instead', 'token', 'unused'),
   setupToken: () => new HttpError(403, 'setup_token', 'the setup link is wrong or was used; restart the server for a new one', 'token', 'match'),
   confirmation: () => new HttpError(409, 'confirmation_required', 'deleting an account needs the confirmation token from POST …/deletion (valid 10 minutes, once)', 'confirmation', 'match'),
+  metricsToken: () => new HttpError(401, 'unauthenticated', 'GET /metrics needs the bearer token configured as http.metricsToken', 'Authorization', 'match'),
+  metricsLoopback: () => new HttpError(403, 'forbidden', 'GET /metrics answers loopback clients only; set http.metricsToken to scrape from elsewhere', undefined, 'loopback'),
   internal: () => new HttpError(500, 'internal', 'internal error; the server log has the details')
 };
 
