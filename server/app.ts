@@ -80,6 +80,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   // a certificate from an earlier order serves at once; until the first order succeeds the self-signed one does
   acmeCertificates?.loadStored();
   const metrics = new Metrics();
+  tls.onChange(() => metrics.tlsReload('loaded'));
+  tls.onRefused(() => metrics.tlsReload('refused'));
   const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout });
   const services = {
     config,

@@ -30,6 +30,7 @@ export class Metrics {
   private readonly refused: Counter<'service' | 'reason' | 'code'>;
   private readonly deliveries: Counter<'result'>;
   private readonly loginFailures: Counter<'protocol' | 'reason'>;
+  private readonly tlsReloads: Counter<'result'>;
   private sources: MetricsSources | null = null;
 
   constructor() {
@@ -47,6 +48,9 @@ export class Metrics {
     });
     this.deliveries = new Counter({ name: 'postfach_deliveries_total', help: 'Outbound delivery results per recipient: delivered, deferred (retried later), bounced (failed for good)', labelNames: ['result'], registers });
     this.loginFailures = new Counter({ name: 'postfach_login_failures_total', help: 'Failed mailbox and admin logins by protocol and reason (invalid credentials, locked by the rate limit, inactive account)', labelNames: ['protocol', 'reason'], registers });
+    this.tlsReloads = new Counter({ name: 'postfach_tls_certificate_reloads_total', help: 'Certificates swapped in while running (files changed, ACME) and new ones refused as unusable', labelNames: ['result'], registers });
+    this.tlsReloads.labels('loaded').inc(0);
+    this.tlsReloads.labels('refused').inc(0);
     const metrics = this;
     new Gauge({
       name: 'postfach_queue_entries',
@@ -115,6 +119,10 @@ export class Metrics {
 
   loginFailed(protocol: string, reason: LoginFailure): void {
     this.loginFailures.labels(protocol, reason).inc();
+  }
+
+  tlsReload(result: 'loaded' | 'refused'): void {
+    this.tlsReloads.labels(result).inc();
   }
 
   /** The exposition text and its content type for GET /metrics. */

@@ -59,6 +59,7 @@ export class TlsMaterial {
   private context: tls.SecureContext;
   private facts: CertificateFacts;
   private readonly listeners = new Set<(material: TlsMaterial) => void>();
+  private readonly refusals = new Set<(reason: string) => void>();
   private readonly cleanups: Array<() => void> = [];
 
   constructor(
@@ -107,7 +108,9 @@ export class TlsMaterial {
     try {
       facts = inspectPair(pair);
     } catch (err) {
-      this.log.error({ reason: (err as Error).message, kept: this.facts.fingerprint }, 'new TLS certificate refused; keeping the current one');
+      const reason = (err as Error).message;
+      this.log.error({ reason, kept: this.facts.fingerprint }, 'new TLS certificate refused; keeping the current one');
+      for (const listener of this.refusals) listener(reason);
       return false;
     }
     if (facts.validTo.getTime() < Date.now()) this.log.warn({ notAfter: facts.validTo.toISOString() }, 'new TLS certificate has already expired');
@@ -132,6 +135,12 @@ export class TlsMaterial {
     return () => this.listeners.delete(listener);
   }
 
+  /** Calls `listener` when a new pair is refused (metrics); returns the unsubscribe function. */
+  onRefused(listener: (reason: string) => void): () => void {
+    this.refusals.add(listener);
+    return () => this.refusals.delete(listener);
+  }
+
   /**
    * Keeps a TLS server's default context (the one used without SNI and for every implicit-TLS handshake) current.
    * Returns the detach function for the server's close().
@@ -148,5 +157,6 @@ export class TlsMaterial {
   close(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.listeners.clear();
+    this.refusals.clear();
   }
 }
