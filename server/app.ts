@@ -177,10 +177,16 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       closed = true;
       const graceMs = config.shutdownTimeout * 1000;
       await acmeCertificates?.stop();
-      // no new connections anywhere; SMTP transactions in progress finish (up to graceMs), IMAP sessions get BYE
-      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close(), acmeHttp?.close()]);
-      // after the listeners: attempts running now are recorded before the database closes
-      await services.queue.stop(graceMs);
+      // no new connections anywhere; SMTP transactions in progress finish (up to graceMs), IMAP sessions get BYE; at
+      // the same time the queue starts no new attempt and records the running ones (aborted after graceMs)
+      await Promise.all([
+        mx?.close(),
+        ...submissionServers.map((s) => s.close()),
+        ...imapServers.map((s) => s.close()),
+        http?.app.close(),
+        acmeHttp?.close(),
+        services.queue.stop(graceMs)
+      ]);
       tls.close();
       await database.close();
     }

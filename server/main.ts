@@ -372,11 +372,22 @@ async function serve(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ listening }, 'listening');
   let stopping = false;
+  // SIGTERM/SIGINT: graceful (transactions finish, IMAP gets BYE, the queue records its attempts); a second one: now
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second stop signal: exiting without waiting');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await app.close();
+    log.info({ signal, timeoutSeconds: config.shutdownTimeout }, 'shutting down');
+    try {
+      await app.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    log.info('stopped');
+    log.flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

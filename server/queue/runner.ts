@@ -55,8 +55,8 @@ export class QueueRunner {
   }
 
   /**
-   * Stops taking entries and waits for running attempts to be recorded. After `graceMs` the remote connections are
-   * closed, which ends the attempts still running as deferred (recorded, retried after the restart).
+   * Stops taking entries and waits for running attempts to be recorded. After `graceMs` the attempts still running are
+   * aborted (their connections closed) and recorded as deferred, to be retried after the restart.
    */
   async stop(graceMs = Infinity): Promise<void> {
     this.stopped = true;
@@ -71,6 +71,7 @@ export class QueueRunner {
       }
     };
     await settled(graceMs);
+    if (this.inFlight.size) this.delivery.abort();
     this.delivery.close();
     await settled(STOP_AFTER_CLOSE_MS);
     if (this.inFlight.size) this.log.warn({ attempts: this.inFlight.size }, 'deliveries still running at shutdown; they are retried at the next start');
