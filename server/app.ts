@@ -162,7 +162,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         bound.set('http', http.app.server);
       }
       if (acmeChallenges && config.acme.httpPort >= 0) {
-        acmeHttp = await buildAcmeHttp(config, acmeChallenges, log);
+        acmeHttp = await buildAcmeHttp(config, acmeChallenges, log, listening.http);
         await acmeHttp.listen({ port: config.acme.httpPort, host: config.bind });
         listening.acme = (acmeHttp.server.address() as AddressInfo).port;
         bound.set('acme', acmeHttp.server);

@@ -18,16 +18,19 @@ export function acmeChallengeRoute(challenges: AcmeChallenges) {
   };
 }
 
-/** The plain-HTTP listener for acme.httpPort: challenges, and a redirect to the admin UI for anything else. */
-export async function buildAcmeHttp(config: Config, challenges: AcmeChallenges, log: Logger): Promise<FastifyInstance> {
+/**
+ * The plain-HTTP listener for acme.httpPort: challenges, and a redirect to the admin UI (on `httpPort`, the bound
+ * admin port; none when the admin API is off) for anything else.
+ */
+export async function buildAcmeHttp(config: Config, challenges: AcmeChallenges, log: Logger, httpPort: number | undefined): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: log.child({ module: 'acme-http' }), logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true, connectionTimeout: 30_000, requestTimeout: 30_000 }) as unknown as FastifyInstance;
   await app.register(acmeChallengeRoute(challenges));
   const scheme = config.http.tls ? 'https' : 'http';
   const defaultPort = config.http.tls ? 443 : 80;
-  const base = `${scheme}://${config.hostname}${config.http.port === defaultPort ? '' : `:${config.http.port}`}`;
+  const base = `${scheme}://${config.hostname}${httpPort === defaultPort ? '' : `:${httpPort}`}`;
   app.setNotFoundHandler((request, reply) => {
     // only the path goes into the Location: the Host header a client sent is not trusted
-    const target = config.http.port >= 0 ? base + (request.url.startsWith('/') ? request.url : '/') : null;
+    const target = httpPort !== undefined ? base + (request.url.startsWith('/') ? request.url : '/') : null;
     if (!target) return reply.code(404).type('text/plain').send('not found\n');
     return reply.code(301).header('location', target).type('text/plain').send(`see ${target}\n`);
   });

@@ -32,10 +32,12 @@ export interface AcmeTiming {
   checkIntervalMs: number;
   /** wait after a failed order before the next try (Let's Encrypt allows 5 failed validations per hour) */
   retryMs: number;
+  /** first wait between polls of an order's status (doubling up to 6 times as much) */
+  pollMs: number;
   now(): number;
 }
 
-const DEFAULT_TIMING: AcmeTiming = { checkIntervalMs: 12 * 3600_000, retryMs: 3600_000, now: Date.now };
+const DEFAULT_TIMING: AcmeTiming = { checkIntervalMs: 12 * 3600_000, retryMs: 3600_000, pollMs: 5000, now: Date.now };
 
 export interface AcmeFiles {
   accountKey: string;
@@ -155,7 +157,7 @@ export class AcmeCertificates {
       this.schedule(this.timing.checkIntervalMs);
     } catch (err) {
       const reason = (err as Error).message;
-      this.log.error({ reason, directory: this.config.acme.directoryUrl, retryInSeconds: Math.round(this.timing.retryMs / 1000) }, 'ACME certificate order failed; the current certificate stays');
+      this.log.error({ err, reason, directory: this.config.acme.directoryUrl, retryInSeconds: Math.round(this.timing.retryMs / 1000) }, 'ACME certificate order failed; the current certificate stays');
       this.schedule(this.timing.retryMs);
     }
   }
@@ -172,7 +174,7 @@ export class AcmeCertificates {
   private async order(): Promise<void> {
     const { hostname, acme: settings } = this.config;
     this.log.info({ hostname, directory: settings.directoryUrl }, 'ordering a certificate over ACME');
-    const client = new acme.Client({ directoryUrl: settings.directoryUrl, accountKey: await this.accountKey() });
+    const client = new acme.Client({ directoryUrl: settings.directoryUrl, accountKey: await this.accountKey(), backoffMin: this.timing.pollMs, backoffMax: this.timing.pollMs * 6 });
     // RSA 2048: every mail client still in use accepts it
     const [key, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, await acme.crypto.createPrivateRsaKey(2048));
     const cert = await client.auto({
