@@ -45,6 +45,7 @@ const USAGE = `Usage: postfach <command>
   config example | reference             print the example config file or the settings reference
   backup <file.tar.gz|folder|->          consistent snapshot (database + message files) while the server runs
   restore <file|-> [--force]              restore a backup into an empty data folder (--force: over a stopped server's)
+  healthcheck                             ask the running server's /healthz (exit 0 healthy, 1 not)
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
 (--password-stdin, first line) or asked for twice on a terminal; never pass them as arguments.
@@ -415,6 +416,10 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'backup' || command === 'restore') {
       const { backupCommand } = await import('./cli/backup.js');
       return await backupCommand(command, rest, { force: parsed.flags.has('--force'), json: parsed.flags.has('--json') }, loadConfig());
+    }
+    if (command === 'healthcheck') {
+      const { healthcheckCommand } = await import('./cli/healthcheck.js');
+      return await healthcheckCommand(loadConfig());
     }
     if (command === 'config' && rest[0] === 'example') {
       process.stdout.write(exampleConfig());

@@ -5,6 +5,7 @@
 // whose server is stopped (the replaced files are kept aside).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { VERSION } from '../version.js';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +45,6 @@ export interface BackupSummary {
   bytes: number;
 }
 
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 const gzipped = (name: string) => /\.(tgz|gz)$/i.test(name);
 

@@ -1,6 +1,6 @@
 // The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs), the first-start setup page, /metrics and
 // /healthz, ACME challenges. Built, not listening.
-import fs from 'node:fs';
+import { VERSION } from '../version.js';
 import type tls from 'node:tls';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
@@ -43,7 +43,6 @@ export interface HttpOptions {
 
 /** JSON bodies are small: the largest is an account with a 1 KiB password. */
 const BODY_LIMIT = 64 * 1024;
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 export interface HttpApp {
   app: FastifyInstance;
