@@ -9,7 +9,8 @@ import nodemailer from 'nodemailer';
 import type { ImapFlow } from 'imapflow';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRestore } from '../../server/cli/backup.js';
+import { runBackup, runRestore } from '../../server/cli/backup.js';
+import { BlobStore } from '../../server/store/blobs.js';
 import { loadConfig } from '../../server/config/load.js';
 import { openDatabase } from '../../server/db/connect.js';
 import { addDomain } from '../../server/directory/domains.js';
@@ -182,6 +183,18 @@ describe('postfach backup and restore', () => {
       await old.close();
       await now.close();
     }
+  });
+
+  it('refuses to back up a data folder whose database references a message file that is gone', async () => {
+    const target = path.join(scratch, 'replaced'); // restored above, no server running
+    const config = loadConfig({ env: {}, overrides: { dataDir: target } });
+    const { db, close } = await openDatabase(target);
+    const blob = await db.selectFrom('blobs').select('id').orderBy('id').executeTakeFirstOrThrow();
+    await close();
+    fs.rmSync(new BlobStore(target).path(blob.id));
+    await expect(runBackup(config, path.join(scratch, 'broken.tar'))).rejects.toThrow(new RegExp(`^blob files referenced by the database are missing from .*: ${blob.id}$`));
+    expect(fs.existsSync(path.join(scratch, 'broken.tar'))).toBe(false);
+    expect(fs.existsSync(path.join(scratch, 'broken.tar.partial'))).toBe(false);
   });
 
   it('refuses a damaged archive (a blob whose content no longer matches its hash) and leaves the data folder empty', async () => {
