@@ -354,7 +354,7 @@ export async function backupCommand(command: 'backup' | 'restore', args: string[
     if (command === 'backup') {
       const { file, manifest, bytes } = await runBackup(config, target);
       if (flags.json) say(JSON.stringify({ file, counts: manifest.counts, bytes }));
-      else say(`backup written to ${file}: ${manifest.counts.accounts} account(s), ${manifest.counts.messages} message(s), ${manifest.counts.blobs} message file(s), ${manifest.counts.queue} queue entr${manifest.counts.queue === 1 ? 'y' : 'ies'}; ${MB(bytes)} before compression`);
+      else say(`backup written to ${file === '-' ? 'standard output' : file}: ${manifest.counts.accounts} account(s), ${manifest.counts.messages} message(s), ${manifest.counts.blobs} message file(s), ${manifest.counts.queue} queue entr${manifest.counts.queue === 1 ? 'y' : 'ies'}; ${MB(bytes)} before compression`);
     } else {
       const { manifest, replacedInto } = await runRestore(config, target, { force: flags.force });
       if (flags.json) say(JSON.stringify({ dataDir: config.dataDir, counts: manifest.counts, createdAt: manifest.createdAt, replacedInto }));
