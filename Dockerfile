@@ -4,6 +4,8 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
+# node-gyp takes the headers shipped in the image instead of downloading them
+ENV npm_config_nodedir=/usr/local
 # compilers for native modules that have no prebuilt binary for this platform
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
