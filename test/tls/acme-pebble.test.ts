@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config/load.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { NO_PEBBLE, freePort, pebbleTls, startPebble, type Pebble } from '../helpers/pebble.js';
 import { TEST_HOSTNAME, startServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -105,5 +106,17 @@ describe.skipIf(NO_PEBBLE !== null)(NO_PEBBLE ? `ACME with pebble (skipped: ${NO
     expect(await presentedFingerprint(server.ports.imaps!)).toBe(current);
     await eventually(() => false, 600, 100);
     expect(fs.statSync(stored()).mtimeMs).toBe(written);
+  });
+});
+
+describe('ACME settings', () => {
+  const load = (overrides: Record<string, unknown>) => () => loadConfig({ env: {}, overrides: { 'acme.enabled': true, ...overrides } });
+
+  it('needs a plain HTTP listener for HTTP-01 and leaves the certificate files to ACME', () => {
+    expect(load({ 'http.tls': true })).toThrow('config: acme.httpPort: ACME HTTP-01 needs a plain HTTP listener: set acme.httpPort (80 in production), or a plain http.port');
+    expect(load({ 'http.port': -1 })).toThrow(/^config: acme\.httpPort: /);
+    expect(load({ 'http.tls': true, 'acme.httpPort': 80 })).not.toThrow();
+    expect(load({ 'tls.cert': '/etc/cert.pem', 'tls.key': '/etc/key.pem' })).toThrow('config: acme.enabled: ACME manages the certificate itself: leave tls.cert and tls.key empty');
+    expect(load({ 'acme.directoryUrl': 'http://acme.example/directory' })).toThrow(/^config: acme\.directoryUrl: "http:\/\/acme\.example\/directory" is not an https:\/\/ URL$/);
   });
 });
