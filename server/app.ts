@@ -1,6 +1,8 @@
 // build(config) wires every service and never listens by itself; listen() starts the configured servers (tests call both).
 import crypto from 'node:crypto';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { buildHttp, type HttpApp, type HttpOptions } from './http/app.js';
 import { endpointsOf } from './http/client-settings.js';
@@ -21,6 +23,11 @@ import { loadTlsMaterial } from './tls/certificates.js';
 import { Srs, serverSecret } from './mailauth/srs.js';
 import { QueueRunner } from './queue/runner.js';
 import { SmtpDelivery } from './queue/deliver.js';
+import { queueSize } from './queue/store.js';
+import { Metrics } from './metrics/metrics.js';
+import { checkHealth } from './metrics/health.js';
+import { AcmeCertificates, AcmeChallenges, type AcmeTiming } from './tls/acme.js';
+import { buildAcmeHttp } from './http/acme-challenge.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { loopbackFor } from './smtp/test-mail.js';
 
@@ -32,6 +39,8 @@ export interface Listening {
   imap?: number;
   imaps?: number;
   http?: number;
+  /** the plain-HTTP ACME challenge listener (acme.httpPort) */
+  acme?: number;
 }
 
 export interface App {
@@ -48,6 +57,8 @@ export interface BuildOptions {
   http?: Pick<HttpOptions, 'now' | 'lifetime'>;
   /** false: listen() leaves the outbound queue stopped (tests that inspect queued entries) */
   queue?: boolean;
+  /** ACME schedule for tests (check interval, retry delay, clock) */
+  acme?: Partial<AcmeTiming>;
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -65,6 +76,13 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     }
   }
   const tls = await loadTlsMaterial({ ...config.tls, dataDir: config.dataDir, hostname: config.hostname }, log);
+  const acmeChallenges = config.acme.enabled ? new AcmeChallenges() : null;
+  const acmeCertificates = acmeChallenges ? new AcmeCertificates(config, tls, acmeChallenges, log, options.acme) : null;
+  // a certificate from an earlier order serves at once; until the first order succeeds the self-signed one does
+  acmeCertificates?.loadStored();
+  const metrics = new Metrics();
+  tls.onChange(() => metrics.tlsReload('loaded'));
+  tls.onRefused(() => metrics.tlsReload('refused'));
   const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout });
   const services = {
     config,
@@ -76,11 +94,16 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     resolver,
     notifier: new MailboxNotifier(),
     tls,
+    metrics,
     accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota },
     srs: new Srs(await serverSecret(database.db, 'srs'))
   } as Services;
   // the runner needs the services it is part of (it commits DSNs through them)
   services.queue = new QueueRunner(services, new SmtpDelivery(config, resolver, log));
+  services.queue.listeners.push(({ results }) => {
+    for (const r of results) metrics.delivery(r.status === 'failed' ? 'bounced' : r.status);
+  });
+  metrics.setSources({ queue: () => queueSize(database.db), certificateExpiry: () => tls.certificate.validTo.getTime() });
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
   // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
@@ -89,6 +112,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   let mx: SmtpListener | undefined;
   const submissionServers: SmtpListener[] = [];
   let http: HttpApp | undefined;
+  let acmeHttp: FastifyInstance | undefined;
+  /** every bound listener by name, for /healthz */
+  const bound = new Map<string, net.Server>();
   const imapServers: ImapServer[] = [];
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
   const limiter = new LoginLimiter();
@@ -103,36 +129,68 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       if (config.smtp.port >= 0) {
         mx = createMxServer(services);
         listening.smtp = await mx.listen(config.smtp.port, config.bind);
+        bound.set('smtp', mx.server.server);
       }
       for (const [key, implicitTls] of [['submission', false], ['submissions', true]] as const) {
         if (config[key].port < 0) continue;
         const server = createSubmissionServer(services, { implicitTls, limiter });
         submissionServers.push(server);
         listening[key] = await server.listen(config[key].port, config.bind);
+        bound.set(key, server.server.server);
       }
       for (const [key, implicitTls] of [['imap', false], ['imaps', true]] as const) {
         if (config[key].port < 0) continue;
         const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions });
         imapServers.push(server);
         listening[key] = await server.listen(config[key].port, config.bind);
+        bound.set(key, server.server);
       }
       if (config.http.port >= 0) {
         // last: the client settings it serves name the ports bound above
-        const bound = { ...listening };
-        const mxAddress = bound.smtp === undefined ? null : { host: loopbackFor(config.bind), port: bound.smtp };
-        http = await buildHttp(services, { limiter, setupToken, endpoints: () => endpointsOf(bound), mx: () => mxAddress, https: config.http.tls ? tls : null, ...options.http });
+        const ports = { ...listening };
+        const mxAddress = ports.smtp === undefined ? null : { host: loopbackFor(config.bind), port: ports.smtp };
+        http = await buildHttp(services, {
+          limiter,
+          setupToken,
+          endpoints: () => endpointsOf(ports),
+          mx: () => mxAddress,
+          https: config.http.tls ? tls : null,
+          health: () => checkHealth(database, bound),
+          acmeChallenges: config.acme.httpPort < 0 ? acmeChallenges : null,
+          ...options.http
+        });
+        metrics.trackConnections(http.app.server, 'http');
         await http.app.listen({ port: config.http.port, host: config.bind });
         listening.http = (http.app.server.address() as AddressInfo).port;
+        bound.set('http', http.app.server);
       }
+      if (acmeChallenges && config.acme.httpPort >= 0) {
+        acmeHttp = await buildAcmeHttp(config, acmeChallenges, log, listening.http);
+        await acmeHttp.listen({ port: config.acme.httpPort, host: config.bind });
+        listening.acme = (acmeHttp.server.address() as AddressInfo).port;
+        bound.set('acme', acmeHttp.server);
+      }
+      // after the HTTP listeners: the CA fetches the challenge from them
+      acmeCertificates?.start();
       if (options.queue !== false) await services.queue.start();
       return listening;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close()]);
-      // after the listeners: attempts running now are recorded before the database closes
-      await services.queue.stop();
+      const graceMs = config.shutdownTimeout * 1000;
+      await acmeCertificates?.stop();
+      // no new connections anywhere; SMTP transactions in progress finish (up to graceMs), IMAP sessions get BYE; at
+      // the same time the queue starts no new attempt and records the running ones (aborted after graceMs)
+      await Promise.all([
+        mx?.close(),
+        ...submissionServers.map((s) => s.close()),
+        ...imapServers.map((s) => s.close()),
+        http?.app.close(),
+        acmeHttp?.close(),
+        services.queue.stop(graceMs)
+      ]);
+      tls.close();
       await database.close();
     }
   };

@@ -43,6 +43,9 @@ const USAGE = `Usage: postfach <command>
   admin queue retry <id>|--all            try now instead of at the next attempt (a running server sees it within 30 s)
   admin queue delete <id>                 drop an entry without delivering it and without a bounce
   config example | reference             print the example config file or the settings reference
+  backup <file.tar.gz|folder|->          consistent snapshot (database + message files) while the server runs
+  restore <file|-> [--force]              restore a backup into an empty data folder (--force: over a stopped server's)
+  healthcheck                             ask the running server's /healthz (exit 0 healthy, 1 not)
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
 (--password-stdin, first line) or asked for twice on a terminal; never pass them as arguments.
@@ -55,7 +58,7 @@ interface Parsed {
 }
 
 const VALUE_FLAGS = new Set(['--name', '--quota', '--domain', '--role']);
-const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help', '--all']);
+const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help', '--all', '--force']);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -373,11 +376,22 @@ async function serve(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ listening }, 'listening');
   let stopping = false;
+  // SIGTERM/SIGINT: graceful (transactions finish, IMAP gets BYE, the queue records its attempts); a second one: now
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second stop signal: exiting without waiting');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await app.close();
+    log.info({ signal, timeoutSeconds: config.shutdownTimeout }, 'shutting down');
+    try {
+      await app.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    log.info('stopped');
+    log.flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -399,6 +413,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'admin') {
       return await admin({ positional: rest, flags: parsed.flags });
+    }
+    if (command === 'backup' || command === 'restore') {
+      const { backupCommand } = await import('./cli/backup.js');
+      return await backupCommand(command, rest, { force: parsed.flags.has('--force'), json: parsed.flags.has('--json') }, loadConfig());
+    }
+    if (command === 'healthcheck') {
+      const { healthcheckCommand } = await import('./cli/healthcheck.js');
+      return await healthcheckCommand(loadConfig());
     }
     if (command === 'config' && rest[0] === 'example') {
       process.stdout.write(exampleConfig());

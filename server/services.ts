@@ -12,6 +12,7 @@ import type { AccountContext } from './directory/accounts.js';
 import type { WriteQueue } from './db/transaction.js';
 import type { Srs } from './mailauth/srs.js';
 import type { QueueRunner } from './queue/runner.js';
+import type { Metrics } from './metrics/metrics.js';
 
 export interface Services {
   config: Config;
@@ -23,7 +24,10 @@ export interface Services {
   blobs: BlobStore;
   resolver: DnsResolver;
   notifier: MailboxNotifier;
+  /** the certificate every TLS listener presents; swapped at runtime (file change, ACME renewal) */
   tls: TlsMaterial;
+  /** Prometheus counters and gauges (GET /metrics) */
+  metrics: Metrics;
   accounts: AccountContext;
   /** sender rewriting for forwards and the decoding of bounces to rewritten addresses */
   srs: Srs;

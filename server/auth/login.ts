@@ -4,6 +4,7 @@ import type { Account, Database } from '../db/schema.js';
 import { normalizeAddress } from '../directory/address.js';
 import { verifyPassword } from '../directory/password.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { LoginLimiter } from './rate-limit.js';
 
 export type LoginProtocol = 'imap' | 'pop3' | 'submission';
@@ -12,6 +13,8 @@ export interface LoginContext {
   db: Kysely<Database>;
   limiter: LoginLimiter;
   log: Logger;
+  /** counts failures by protocol and reason (postfach_login_failures_total) */
+  metrics?: Pick<Metrics, 'loginFailed'>;
 }
 
 export interface LoginInput {
@@ -52,6 +55,7 @@ export async function authenticateUser(ctx: LoginContext, input: LoginInput): Pr
   const verdict = ctx.limiter.check(ip, user);
   if (verdict.locked) {
     ctx.log.info({ ...fields, scope: verdict.scope, retryAfter: Math.ceil(verdict.retryAfterMs / 1000) }, 'login refused: too many failures');
+    ctx.metrics?.loginFailed(protocol, 'locked');
     await ctx.limiter.delay(ip, user);
     return { ok: false, reason: 'locked' };
   }
@@ -70,6 +74,7 @@ export async function authenticateUser(ctx: LoginContext, input: LoginInput): Pr
   const verified = plausible ? await verifyPassword(row?.password_hash, password) : false;
   if (!row || !verified) {
     ctx.limiter.recordFailure(ip, user);
+    ctx.metrics?.loginFailed(protocol, 'invalid');
     ctx.log.info(parsed ? fields : { ...fields, malformedUser: true }, 'login failed');
     await ctx.limiter.delay(ip, user);
     return { ok: false, reason: 'invalid' };
@@ -78,6 +83,7 @@ export async function authenticateUser(ctx: LoginContext, input: LoginInput): Pr
   const { domain_active: domainActive, ...account } = row;
   if (!account.active || !domainActive) {
     // The password was right: no failure is counted, and no success either (the counter is not cleared).
+    ctx.metrics?.loginFailed(protocol, 'inactive');
     ctx.log.info({ ...fields, inactive: account.active ? 'domain' : 'account' }, 'login refused: inactive');
     return { ok: false, reason: 'inactive' };
   }

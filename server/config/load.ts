@@ -136,6 +136,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (Boolean(result.queue.relayUser) !== Boolean(result.queue.relayPassword)) {
     throw new ConfigError(result.queue.relayUser ? 'queue.relayPassword' : 'queue.relayUser', 'queue.relayUser and queue.relayPassword go together');
   }
+  if (result.acme.enabled) {
+    if (result.tls.cert || result.tls.key) throw new ConfigError('acme.enabled', 'ACME manages the certificate itself: leave tls.cert and tls.key empty');
+    // RFC 8555 §8.3: the CA fetches the challenge over plain HTTP
+    if (result.acme.httpPort < 0 && (result.http.port < 0 || result.http.tls)) {
+      throw new ConfigError('acme.httpPort', 'ACME HTTP-01 needs a plain HTTP listener: set acme.httpPort (80 in production), or a plain http.port');
+    }
+    if (!/^https:\/\/|^http:\/\/(127\.|localhost)/.test(result.acme.directoryUrl)) throw new ConfigError('acme.directoryUrl', `"${result.acme.directoryUrl}" is not an https:// URL`);
+  }
   result.dataDir = path.resolve(result.dataDir);
   return result;
 }

@@ -34,6 +34,7 @@ export const settings: readonly Setting[] = [
   { key: 'hostname', type: 'string', default: os.hostname(), description: 'Host name this server announces in SMTP greetings, Received headers and DNS suggestions' },
   { key: 'dataDir', type: 'string', default: './data', description: 'Folder for the SQLite database, message blobs, spool and generated TLS certificate' },
   { key: 'bind', type: 'string', default: '0.0.0.0', description: 'Address every listener binds to' },
+  { key: 'shutdownTimeout', type: 'integer', default: 30, min: 1, max: 3600, description: 'Seconds SIGTERM waits for SMTP transactions and outbound deliveries in progress before closing them (421)' },
   { key: 'log.level', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
 
   port('smtp.port', 2525, 'MX port for inbound mail (25 in production)'),
@@ -60,10 +61,19 @@ export const settings: readonly Setting[] = [
   { key: 'http.tls', type: 'boolean', default: false, description: 'Serve the admin API and UI over HTTPS with the server certificate (session cookies are then marked Secure)' },
   { key: 'http.trustProxy', type: 'boolean', default: false, description: 'Behind a reverse proxy on the same box: take the client address and https from X-Forwarded-For/-Proto' },
   { key: 'http.sessionIdleTimeout', type: 'integer', default: 1800, min: 60, max: 86400, description: 'Seconds without a request after which an admin login session ends' },
+  { key: 'http.metricsToken', type: 'string', default: '', description: 'Bearer token Prometheus sends for GET /metrics; empty = /metrics answers loopback clients only' },
   { key: 'http.sessionMaxAge', type: 'integer', default: 43200, min: 300, max: 2592000, description: 'Seconds after login after which an admin session ends whatever the activity' },
 
   { key: 'tls.cert', type: 'string', default: '', description: 'PEM certificate chain file; empty = a self-signed certificate generated in the data folder at first start' },
   { key: 'tls.key', type: 'string', default: '', description: 'PEM private key file belonging to tls.cert' },
+  { key: 'tls.watchInterval', type: 'integer', default: 60, min: 1, max: 86400, description: 'Seconds between checks whether tls.cert/tls.key changed (file events reload them at once where the file system reports them)' },
+
+  { key: 'acme.enabled', type: 'boolean', default: false, description: 'Get and renew the certificate for hostname from an ACME CA (Let\'s Encrypt) with HTTP-01; enabling it accepts the CA\'s terms of service' },
+  { key: 'acme.email', type: 'string', default: '', description: 'Contact address for the ACME account (expiry warnings from the CA); empty = none' },
+  { key: 'acme.directoryUrl', type: 'string', default: 'https://acme-v02.api.letsencrypt.org/directory', description: 'ACME directory; Let\'s Encrypt staging for trials: https://acme-staging-v02.api.letsencrypt.org/directory' },
+  { key: 'acme.httpPort', type: 'integer', default: -1, min: -1, max: 65535, description: 'Plain HTTP port answering ACME HTTP-01 challenges (80 in production) and redirecting other requests to the admin UI; -1 = answer them on http.port (then plain HTTP)' },
+  { key: 'acme.renewBefore', type: 'integer', default: 30, min: 1, max: 89, description: 'Days before expiry at which the certificate is renewed' },
+  { key: 'acme.caFile', type: 'string', default: '', description: 'PEM file of CA certificates to trust for the ACME directory\'s HTTPS (a private ACME CA); empty = the system\'s' },
 
   { key: 'dns.servers', type: 'hostPortList', default: [], description: 'DNS servers as host:port list (comma separated in the environment); empty = the system resolvers' },
   { key: 'dns.timeout', type: 'integer', default: 5000, min: 100, max: 60000, description: 'Milliseconds one DNS query may take' },
@@ -92,6 +102,7 @@ export interface Config {
   hostname: string;
   dataDir: string;
   bind: string;
+  shutdownTimeout: number;
   log: { level: string };
   smtp: {
     port: number;
@@ -109,8 +120,9 @@ export interface Config {
   imaps: { port: number };
   pop3: { port: number };
   pop3s: { port: number };
-  http: { port: number; tls: boolean; trustProxy: boolean; sessionIdleTimeout: number; sessionMaxAge: number };
-  tls: { cert: string; key: string };
+  http: { port: number; tls: boolean; trustProxy: boolean; metricsToken: string; sessionIdleTimeout: number; sessionMaxAge: number };
+  tls: { cert: string; key: string; watchInterval: number };
+  acme: { enabled: boolean; email: string; directoryUrl: string; httpPort: number; renewBefore: number; caFile: string };
   dns: { servers: string[]; timeout: number };
   queue: {
     remotePort: number;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
+import { DATABASE_FILE } from './snapshot.js';
 import * as initial from './migrations/20261122T0001_initial.js';
 import * as admins from './migrations/20261122T0002_admins.js';
 import * as adminSessions from './migrations/20261122T0003_admin_sessions.js';
@@ -17,6 +18,9 @@ const migrations: Record<string, Migration> = {
   '20261123T0004_queue': queue
 };
 
+/** Names of the migrations this version knows (a restore refuses a database migrated further). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations);
+
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export interface DatabaseHandle {
@@ -28,7 +32,7 @@ export interface DatabaseHandle {
 
 export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const sqlite = new SQLite(path.join(dataDir, 'postfach.sqlite'));
+  const sqlite = new SQLite(path.join(dataDir, DATABASE_FILE));
   sqlite.pragma('journal_mode = WAL');
   // RFC 5321 §6.1: once we say 250 the message is ours; FULL syncs the WAL at every commit.
   sqlite.pragma('synchronous = FULL');
@@ -50,4 +54,13 @@ export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
   }
   return { db, sqlite, close: () => db.destroy() };
+}
+
+/** Whether the database answers a query now (health check); never throws. */
+export function databaseAnswers(handle: Pick<DatabaseHandle, 'sqlite'>): boolean {
+  try {
+    return handle.sqlite.prepare('SELECT 1').pluck().get() === 1;
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,6 @@
-// The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs) and the admin UI (also the first-start setup page). Built, not listening.
+// The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs), the admin UI (also the first-start setup
+// page), /metrics and /healthz, ACME challenges. Built, not listening.
+import type tls from 'node:tls';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import type { SessionLifetime } from '../directory/admin-sessions.js';
@@ -19,6 +21,11 @@ import { registerAdminUi } from './admin-ui.js';
 import { PACKAGE_VERSION } from '../paths.js';
 import type { MxAddress } from '../smtp/test-mail.js';
 import { testMailRoutes } from './routes/test-mail.js';
+import { operationsRoutes } from './routes/operations.js';
+import { acmeChallengeRoute } from './acme-challenge.js';
+import { checkHealth, type HealthReport } from '../metrics/health.js';
+import type { TlsMaterial } from '../tls/material.js';
+import type { AcmeChallenges } from '../tls/acme.js';
 
 export interface HttpOptions {
   limiter: LoginLimiter;
@@ -27,8 +34,12 @@ export interface HttpOptions {
   mx?: () => MxAddress | null;
   /** one-time token for /setup while no owner exists */
   setupToken: string | null;
-  /** TLS key and certificate: serve HTTPS (cookies get Secure) */
-  https?: { key: string; cert: string } | null;
+  /** the server certificate: serve HTTPS (cookies get Secure), taking a new certificate without restart */
+  https?: TlsMaterial | null;
+  /** the /healthz verdict (default: whether the database answers) */
+  health?: () => HealthReport;
+  /** answer ACME HTTP-01 challenges on this listener (when it is plain HTTP and no acme.httpPort is set) */
+  acmeChallenges?: AcmeChallenges | null;
   /** tests inject a clock to expire sessions */
   now?: () => number;
   lifetime?: SessionLifetime;
@@ -51,7 +62,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.http.trustProxy,
-    ...(options.https ? { https: { key: options.https.key, cert: options.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(options.https ? { https: options.https.serverOptions() } : {}),
     // unknown fields are an error naming the field, not silently dropped
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     return503OnClosing: true,
@@ -83,7 +94,9 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
   });
   app.addHook('onResponse', async (request, reply) => {
     const p = request.principal;
-    log.info(
+    const route = request.routeOptions.url;
+    // health checks and scrapes come every few seconds: logged only at debug level
+    (route === '/healthz' || route === '/metrics' ? log.debug.bind(log) : log.info.bind(log))(
       { method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime), ip: request.ip, admin: p ? (p.via === 'session' ? p.admin.login : `token#${p.tokenId}`) : undefined },
       'http request'
     );
@@ -111,6 +124,12 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     },
     { prefix: '/api/v1' }
   );
+  await app.register(operationsRoutes(ctx, options.health ?? (() => checkHealth(services.database, new Map()))));
+  if (options.acmeChallenges) await app.register(acmeChallengeRoute(options.acmeChallenges));
+  if (options.https) {
+    const detach = options.https.attach(app.server as unknown as tls.Server);
+    app.addHook('onClose', async () => detach());
+  }
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
   registerAdminUi(app);
   await app.ready();

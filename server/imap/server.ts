@@ -8,9 +8,14 @@ import { ImapSession, type ImapContext } from './session.js';
 
 export interface ImapServer {
   listen(port: number, host: string): Promise<number>;
+  /** Stops accepting and ends every session with BYE (after the command it is running, if any). */
   close(): Promise<void>;
   readonly context: ImapContext;
+  readonly server: net.Server;
 }
+
+/** How long a stop lets a running command (APPEND, COPY, a large FETCH) finish before the BYE. */
+const COMMAND_GRACE_MS = 10_000;
 
 export function createImapServer(services: Services, options: { implicitTls: boolean; limiter?: LoginLimiter; sessions?: Set<ImapSession> }): ImapServer {
   const log = services.log.child({ module: options.implicitTls ? 'imaps' : 'imap' });
@@ -39,14 +44,21 @@ export function createImapServer(services: Services, options: { implicitTls: boo
     session.greet();
   };
 
-  const server = options.implicitTls
-    ? tls.createServer({ key: services.tls.key, cert: services.tls.cert, minVersion: 'TLSv1.2' }, (socket) => accept(socket, true))
-    : net.createServer((socket) => accept(socket, false));
+  let detach = () => {};
+  let server: net.Server;
+  if (options.implicitTls) {
+    const tlsServer = tls.createServer(services.tls.serverOptions(), (socket) => accept(socket, true));
+    tlsServer.on('tlsClientError', (err) => log.debug({ err }, 'TLS handshake failed'));
+    // RFC 8314 §3: implicit TLS from the first byte, with whatever certificate is current at that handshake
+    detach = services.tls.attach(tlsServer);
+    server = tlsServer;
+  } else server = net.createServer((socket) => accept(socket, false));
   server.on('error', (err) => log.error({ err }, 'imap server error'));
-  if (options.implicitTls) (server as tls.Server).on('tlsClientError', (err) => log.debug({ err }, 'TLS handshake failed'));
+  services.metrics.trackConnections(server, options.implicitTls ? 'imaps' : 'imap');
 
   return {
     context,
+    server,
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -56,10 +68,12 @@ export function createImapServer(services: Services, options: { implicitTls: boo
           resolve(typeof addr === 'object' && addr ? addr.port : port);
         });
       }),
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        for (const session of context.sessions) session.bye('Server shutting down');
-      })
+    close: async () => {
+      detach();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // RFC 9051 §7.1.5: BYE tells the client the server is closing the connection
+      await Promise.all([...context.sessions].map((session) => session.shutdown('Server shutting down', COMMAND_GRACE_MS)));
+      await closed;
+    }
   };
 }

@@ -88,6 +88,10 @@ export class ImapSession {
   private unsubscribe: (() => void) | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** the command running now (its handler and tagged reply) */
+  private running: Promise<void> | null = null;
+  /** the server stops: no further command is started */
+  private stopping = false;
   /** set while IDLE runs: updates are written as they happen */
   idling = false;
 
@@ -243,14 +247,18 @@ export class ImapSession {
     if (this.processing) return;
     this.processing = true;
     try {
-      while (this.queue.length && !this.closed) {
+      while (this.queue.length && !this.closed && !this.stopping) {
         const event = this.queue.shift()!;
         if (this.queue.length < MAX_QUEUED / 2 && this.socket.isPaused()) this.socket.resume();
         if (this.queue.length < MAX_QUEUED / 2 && this.inflate?.isPaused()) this.inflate.resume();
         if (event.kind === 'command') {
           // replies the client does not read are not produced ahead without bound (pipelining backpressure)
           await this.drain();
-          if (!this.closed) await this.run(event.command);
+          if (!this.closed && !this.stopping) {
+            this.running = this.run(event.command);
+            await this.running;
+            this.running = null;
+          }
         } else if (event.kind === 'error') {
           this.write(`${event.tag ?? '*'} BAD ${event.message}\r\n`);
           if (event.fatal) this.bye(event.message);
@@ -365,8 +373,8 @@ export class ImapSession {
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
-    const { key, cert } = this.ctx.services.tls;
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext({ key, cert, minVersion: 'TLSv1.2' }) });
+    // the certificate current at this handshake (it is swapped when the files change or ACME renews it)
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.services.tls.secureContext() });
     this.socket = secure;
     this.secure = true;
     this.parser = new CommandParser(parserLimits(this.config.imap.appendLimit, false), { literalPlus: true });
@@ -398,6 +406,20 @@ export class ImapSession {
       this.idleTimer = setTimeout(() => this.bye('Autologout; idle for too long'), this.config.imap.idleTimeout * 1000);
       this.idleTimer.unref();
     }
+  }
+
+  /**
+   * Ends the session because the server stops: a command in progress (other than IDLE, which BYE ends) first gets
+   * its tagged reply, waiting at most `graceMs`; commands pipelined behind it are not started.
+   */
+  async shutdown(text: string, graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.running && !this.idling) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    this.bye(text);
   }
 
   bye(text: string): void {

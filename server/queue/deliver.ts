@@ -57,8 +57,13 @@ function describe(err: SmtpFailure): string {
 const outcomeFor = (recipients: string[], status: RecipientResult['status'], reply: string, remoteMta: string | null): RecipientResult[] =>
   recipients.map((recipient) => ({ recipient, status, reply, remoteMta }));
 
+/** The reply recorded for an attempt a server stop cut short: a temporary failure, retried after the restart. */
+const INTERRUPTED = '451 4.3.2 Delivery interrupted: this server was shutting down';
+
 export class SmtpDelivery {
   private readonly pools = new Map<string, Transport>();
+  /** aborted at shutdown: sends in progress fail at once instead of waiting for a slow remote server */
+  private readonly stopping = new AbortController();
   private readonly log: Logger;
 
   constructor(
@@ -107,9 +112,10 @@ export class SmtpDelivery {
         } as SMTPPool.Options)
       );
       try {
-        const info = await transport.sendMail({ envelope: { from: request.sender, to: request.recipients }, raw: request.message() });
+        const info = await transport.sendMail(this.mail(request));
         return { done: true, outcome: this.fromAccepted(request, info, hostName) };
       } catch (e) {
+        if (this.stopping.signal.aborted) return { done: true, outcome: this.interrupted(request) };
         const err = e as SmtpFailure;
         if (err.code === 'ETLS' && !ignoreTLS) {
           this.log.info({ entry: request.entryId, host: hostName, address, err: err.message }, 'TLS handshake failed, retrying without TLS');
@@ -122,6 +128,14 @@ export class SmtpDelivery {
       }
     }
     return { done: false, error: 'TLS handshake failed' };
+  }
+
+  private mail(request: DeliveryRequest): SMTPPool.MailOptions {
+    return { envelope: { from: request.sender, to: request.recipients }, raw: request.message(), signal: this.stopping.signal } as SMTPPool.MailOptions;
+  }
+
+  private interrupted(request: DeliveryRequest): DeliveryOutcome {
+    return { results: outcomeFor(request.recipients, 'deferred', INTERRUPTED, null), error: INTERRUPTED };
   }
 
   private fromAccepted(request: DeliveryRequest, info: SMTPPool.SentMessageInfo, hostName: string): DeliveryOutcome {
@@ -175,9 +189,10 @@ export class SmtpDelivery {
       } as SMTPPool.Options)
     );
     try {
-      const info = await transport.sendMail({ envelope: { from: request.sender, to: request.recipients }, raw: request.message() });
+      const info = await transport.sendMail(this.mail(request));
       return this.fromAccepted(request, info, q.relay);
     } catch (e) {
+      if (this.stopping.signal.aborted) return this.interrupted(request);
       const err = e as SmtpFailure;
       const answered = this.fromFailure(request, err, q.relay);
       if (answered) return answered;
@@ -216,6 +231,16 @@ export class SmtpDelivery {
     }
     entry.lastUsed = now;
     return entry.transport;
+  }
+
+  /**
+   * Ends sends in progress (shutdown after the grace period): their connections are closed and each attempt reports
+   * its recipients as deferred, so the queue records it and retries after the restart.
+   */
+  abort(): void {
+    this.stopping.abort(new Error('server shutting down'));
+    for (const p of this.pools.values()) (p.transport.close as (options?: { force?: boolean }) => void)({ force: true });
+    this.pools.clear();
   }
 
   close(): void {

@@ -15,6 +15,8 @@ import { claimDue, nextDue, pendingRecipients, recordAttempt, releaseLeases, typ
 const LEASE_MS = 30 * 60_000;
 /** Longest sleep between scans: changes made by another process (`postfach admin queue retry`) are seen this soon. */
 const MAX_SLEEP_MS = 30_000;
+/** After closing the remote connections at shutdown, how long aborted attempts get to be recorded. */
+const STOP_AFTER_CLOSE_MS = 5_000;
 
 export interface AttemptReport {
   entry: QueueEntry;
@@ -27,6 +29,7 @@ export class QueueRunner {
   private wakeAt = Infinity;
   private readonly inFlight = new Set<Promise<void>>();
   private ticking = false;
+  private tickDone: Promise<void> = Promise.resolve();
   private tickAgain = false;
   private stopped = true;
   /** called after every recorded attempt (metrics, plugins' delivered/deferred/bounced hooks) */
@@ -51,13 +54,27 @@ export class QueueRunner {
     this.wake(0);
   }
 
-  /** Stops taking entries and waits for running attempts to be recorded. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking entries and waits for running attempts to be recorded. After `graceMs` the attempts still running are
+   * aborted (their connections closed) and recorded as deferred, to be retried after the restart.
+   */
+  async stop(graceMs = Infinity): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    const settled = async (withinMs: number) => {
+      const deadline = Date.now() + withinMs;
+      while ((this.inFlight.size || this.ticking) && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...this.inFlight, this.tickDone]), new Promise((resolve) => (timer = setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now())))))]);
+        clearTimeout(timer);
+      }
+    };
+    await settled(graceMs);
+    if (this.inFlight.size) this.delivery.abort();
     this.delivery.close();
+    await settled(STOP_AFTER_CLOSE_MS);
+    if (this.inFlight.size) this.log.warn({ attempts: this.inFlight.size }, 'deliveries still running at shutdown; they are retried at the next start');
   }
 
   /** Resolves once nothing is being delivered (tests, shutdown). */
@@ -75,18 +92,25 @@ export class QueueRunner {
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
+  private tick(): Promise<void> {
     this.timer = null;
     this.wakeAt = Infinity;
     if (this.ticking) {
       this.tickAgain = true;
-      return;
+      return this.tickDone;
     }
     this.ticking = true;
+    this.tickDone = this.scan();
+    return this.tickDone;
+  }
+
+  private async scan(): Promise<void> {
     try {
       const free = this.services.config.queue.concurrency - this.inFlight.size;
       if (free <= 0) return; // a finishing attempt wakes us
       const entries = await claimDue(this.services.db, Date.now(), free, LEASE_MS);
+      // stopped meanwhile: the leases are released at the next start
+      if (this.stopped) return;
       for (const entry of entries) {
         const attempt: Promise<void> = this.attempt(entry)
           .catch((err) => this.log.error({ err, entry: entry.id }, 'queue attempt failed'))

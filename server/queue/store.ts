@@ -101,6 +101,13 @@ export async function nextDue(db: Kysely<Database>): Promise<number | null> {
   return row?.next ?? null;
 }
 
+/** How much waits: entries, their pending recipients, and when the oldest entry was queued (null when empty). */
+export async function queueSize(db: Kysely<Database>): Promise<{ entries: number; recipients: number; oldest: number | null }> {
+  const entries = await db.selectFrom('queue').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')]).executeTakeFirstOrThrow();
+  const recipients = await db.selectFrom('queue_recipients').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirstOrThrow();
+  return { entries: Number(entries.n), recipients: Number(recipients.n), oldest: entries.oldest === null ? null : Number(entries.oldest) };
+}
+
 export function pendingRecipients(db: Tx, entryId: number): Promise<QueueRecipient[]> {
   return db.selectFrom('queue_recipients').selectAll().where('queue_id', '=', entryId).where('status', '=', 'pending').orderBy('id').execute();
 }

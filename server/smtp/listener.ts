@@ -1,18 +1,31 @@
 // What the MX and submission listeners share: concurrent connections per client address, the recipient limit, the
-// DATA refusals of the spool, settling smtp-server callbacks, listen and close.
+// DATA refusals of the spool, settling smtp-server callbacks and counting refusals, the current TLS certificate,
+// listen and the graceful close.
+import type { Socket } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { Metrics, ServiceName } from '../metrics/metrics.js';
+import type { TlsMaterial } from '../tls/material.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
+import { sendShuttingDown, startDraining } from './smtp-server-patches.js';
 import type { SpooledMessage } from './spool.js';
 
 /**
  * Settles an smtp-server callback from a promise: an SmtpError is the reply as it is, anything else a fault that
  * `fault` logs and turns into a temporary local error.
  */
-export function settle<T>(work: Promise<T>, callback: (err?: Error | null, value?: T) => void, fault: (err: unknown) => SmtpError): void {
+export function settle<T>(work: Promise<T>, callback: (err?: Error | null, value?: T) => void, fault: (err: unknown) => SmtpError, refuse: (err: SmtpError) => SmtpError = (err) => err): void {
   work.then(
     (value) => callback(null, value),
-    (err) => callback(err instanceof SmtpError ? err : fault(err))
+    (err) => callback(refuse(err instanceof SmtpError ? err : fault(err)))
   );
+}
+
+/** Counts a refusal by listener and reply name on its way to the client. */
+export function refusalCounter(metrics: Metrics, service: ServiceName): (err: SmtpError) => SmtpError {
+  return (err) => {
+    metrics.smtpRefused(service, err.reason, err.responseCode);
+    return err;
+  };
 }
 
 /**
@@ -31,16 +44,40 @@ export function spoolRefusal(stream: SMTPServerDataStream, spool: SpooledMessage
   if (!spool.violation) return null;
   const reply = REPLIES[spool.violation];
   // the table states the RFC limit; name the configured one when it differs
-  return new SmtpError(spool.violation === 'lineTooLong' ? { ...reply, text: reply.text.replace('998', String(maxLineLength)) } : reply);
+  return new SmtpError(spool.violation === 'lineTooLong' ? { ...reply, text: reply.text.replace('998', String(maxLineLength)) } : reply, undefined, spool.violation);
 }
 
 export interface SmtpListener {
   server: SMTPServer;
   listen(port: number, host: string): Promise<number>;
+  /**
+   * Graceful stop: no new connections; sessions without a transaction get 421 now, a transaction in progress may
+   * finish (its 250 is sent) and then gets 421; whatever still runs after `shutdownMs` gets 421 and is closed.
+   */
   close(): Promise<void>;
 }
 
-export function smtpListener(server: SMTPServer): SmtpListener {
+export interface SmtpListenerOptions {
+  service: ServiceName;
+  tls: TlsMaterial;
+  metrics: Metrics;
+  /** how long close() lets transactions in progress finish */
+  shutdownMs: number;
+}
+
+/** Sockets that ignore our 421 and keep their side open are destroyed this long after the grace period. */
+const HANG_UP_MS = 2000;
+
+export function smtpListener(server: SMTPServer, options: SmtpListenerOptions): SmtpListener {
+  const sockets = new Set<Socket>();
+  server.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  options.metrics.trackConnections(server.server, options.service);
+  // every handshake from now on (STARTTLS and implicit TLS) takes the current certificate
+  const detach = options.tls.onChange((material) => server.updateSecureContext(material.serverOptions()));
+  let closing: Promise<void> | null = null;
   return {
     server,
     listen: (port, host) =>
@@ -52,7 +89,26 @@ export function smtpListener(server: SMTPServer): SmtpListener {
           resolve(typeof addr === 'object' && addr ? addr.port : port);
         });
       }),
-    close: () => new Promise((resolve) => server.close(() => resolve()))
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        detach();
+        const timers: NodeJS.Timeout[] = [];
+        server.server.close(() => {
+          for (const timer of timers) clearTimeout(timer);
+          resolve();
+        });
+        // connections still in the PROXY header or TLS handshake have no session that could finish
+        for (const socket of server._pendingSockets.values()) socket.destroy();
+        startDraining(server);
+        timers.push(
+          setTimeout(() => {
+            for (const connection of [...server.connections]) sendShuttingDown(connection);
+          }, options.shutdownMs),
+          setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, options.shutdownMs + HANG_UP_MS)
+        );
+      }))
   };
 }
 

@@ -8,8 +8,7 @@ import { newQueueId } from './headers.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
 import { patchSmtpServer } from './smtp-server-patches.js';
-import { TLS_DEFAULTS } from '../tls/certificates.js';
-import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
+import { ConnectionCounter, recipientLimitReached, refusalCounter, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
 import { Srs } from '../mailauth/srs.js';
 import { normalizeAddress } from '../directory/address.js';
 
@@ -27,7 +26,9 @@ const MEMORY_SPOOL = 1024 * 1024;
 export function createMxServer(services: Services): SmtpListener {
   patchSmtpServer();
   const { config, db } = services;
+  const service = 'smtp';
   const log = services.log.child({ module: 'smtp-mx' });
+  const refuse = refusalCounter(services.metrics, service);
   const limits = config.smtp;
   const connections = new ConnectionCounter(limits.maxConnectionsPerIp);
   /** accepted recipients of the current transaction, keyed by the envelope object smtp-server renews per transaction */
@@ -38,14 +39,11 @@ export function createMxServer(services: Services): SmtpListener {
   const server = new SMTPServer({
     name: config.hostname,
     banner: 'Postfach ESMTP',
-    key: services.tls.key,
-    cert: services.tls.cert,
-    ...TLS_DEFAULTS,
+    ...services.tls.serverOptions(),
     secure: false,
     size: limits.maxMessageSize,
     maxClients: limits.maxConnections,
     socketTimeout: limits.socketTimeout * 1000,
-    closeTimeout: 5000, // on shutdown, sessions get this long to finish their transaction
     disabledCommands: ['AUTH'], // the MX takes no logins; submission does
     hideENHANCEDSTATUSCODES: false, // RFC 2034: advertised, so smtp-server's own replies carry codes like the table's
     authOptional: true,
@@ -59,7 +57,7 @@ export function createMxServer(services: Services): SmtpListener {
     onConnect(session, callback) {
       if (!connections.admit(session)) {
         sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
-        return callback(smtpError('tooManyConnections'));
+        return callback(refuse(smtpError('tooManyConnections')));
       }
       callback();
     },
@@ -70,17 +68,17 @@ export function createMxServer(services: Services): SmtpListener {
 
     onMailFrom(address: SMTPServerAddress, session, callback) {
       const declared = declaredSize(address);
-      if (declared > limits.maxMessageSize) return callback(smtpError('messageTooBigDeclared'));
+      if (declared > limits.maxMessageSize) return callback(refuse(smtpError('messageTooBigDeclared')));
       callback();
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
-      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(smtpError('tooManyRecipients'));
-      settle(checkRecipient(address, session), callback, (err) => fault(session, err, 'recipient check failed'));
+      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(refuse(smtpError('tooManyRecipients')));
+      settle(checkRecipient(address, session), callback, (err) => fault(session, err, 'recipient check failed'), refuse);
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
-      settle(receive(stream, session), callback, (err) => fault(session, err, 'delivery failed'));
+      settle(receive(stream, session), callback, (err) => fault(session, err, 'delivery failed'), refuse);
     }
   });
 
@@ -172,11 +170,12 @@ export function createMxServer(services: Services): SmtpListener {
         { queueId, size: result.size, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt: verdicts.map((x) => x.address), stored: result.stored.length, forwards: result.forwards, spf: v.spf, dkim: v.dkim, dmarc: v.dmarc, arc: v.arc, junk: v.disposition === 'quarantine' },
         'message accepted'
       );
+      services.metrics.messageReceived(service);
       return `${REPLIES.accepted.enhanced} ${REPLIES.accepted.text} ${queueId}`;
     } finally {
       await spool.discard();
     }
   }
 
-  return smtpListener(server);
+  return smtpListener(server, { service, tls: services.tls, metrics: services.metrics, shutdownMs: config.shutdownTimeout * 1000 });
 }

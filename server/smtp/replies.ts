@@ -41,16 +41,22 @@ export const REPLIES = {
 
 export type ReplyName = keyof typeof REPLIES;
 
+const REPLY_NAMES = new Map<SmtpReply, ReplyName>(Object.entries(REPLIES).map(([name, reply]) => [reply, name as ReplyName]));
+
 /** An error smtp-server turns into the reply: `<code> <enhanced> <text>`. */
 export class SmtpError extends Error {
   readonly responseCode: number;
+  /** the reply's name in the table (metrics count refusals by it); 'other' for a reply not from the table */
+  readonly reason: ReplyName | 'other';
   constructor(
     readonly reply: SmtpReply,
-    detail?: string
+    detail?: string,
+    reason?: ReplyName
   ) {
     super(`${reply.enhanced} ${detail ? `${reply.text}: ${detail}` : reply.text}`);
     this.name = 'SmtpError';
     this.responseCode = reply.code;
+    this.reason = reason ?? REPLY_NAMES.get(reply) ?? 'other';
   }
 }
 

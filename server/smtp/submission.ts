@@ -13,9 +13,8 @@ import { dkimSignature, signingKeyFor } from '../mailauth/sign.js';
 import type { Services } from '../services.js';
 import { parseMessage } from '../store/mime.js';
 import { parseAddressList } from '../store/envelope.js';
-import { TLS_DEFAULTS } from '../tls/certificates.js';
 import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
-import { ConnectionCounter, recipientLimitReached, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
+import { ConnectionCounter, recipientLimitReached, refusalCounter, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
 import { patchSmtpServer } from './smtp-server-patches.js';
 import { headerEnd, newQueueId, receivedHeader, rfc5322Date } from './headers.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
@@ -54,7 +53,9 @@ function withoutBcc(header: Buffer): Buffer {
 export function createSubmissionServer(services: Services, options: { implicitTls: boolean; limiter: LoginLimiter }): SmtpListener {
   patchSmtpServer();
   const { config, db } = services;
-  const log = services.log.child({ module: options.implicitTls ? 'submissions' : 'submission' });
+  const service = options.implicitTls ? 'submissions' : 'submission';
+  const log = services.log.child({ module: service });
+  const refuse = refusalCounter(services.metrics, service);
   const limits = config.smtp;
   const connections = new ConnectionCounter(limits.maxConnectionsPerIp);
   const transactions = new WeakMap<object, Transaction>();
@@ -64,14 +65,11 @@ export function createSubmissionServer(services: Services, options: { implicitTl
   const server = new SMTPServer({
     name: config.hostname,
     banner: 'Postfach ESMTP submission',
-    key: services.tls.key,
-    cert: services.tls.cert,
-    ...TLS_DEFAULTS,
+    ...services.tls.serverOptions(),
     secure: options.implicitTls,
     size: limits.maxMessageSize,
     maxClients: limits.maxConnections,
     socketTimeout: limits.socketTimeout * 1000,
-    closeTimeout: 5000,
     authMethods: ['PLAIN', 'LOGIN'],
     // RFC 6409 §4.3 / RFC 3207 §4: no credentials over an unencrypted connection
     allowInsecureAuth: false,
@@ -82,7 +80,7 @@ export function createSubmissionServer(services: Services, options: { implicitTl
     onConnect(session, callback) {
       if (!connections.admit(session)) {
         sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
-        return callback(smtpError('tooManyConnections'));
+        return callback(refuse(smtpError('tooManyConnections')));
       }
       callback();
     },
@@ -93,7 +91,7 @@ export function createSubmissionServer(services: Services, options: { implicitTl
 
     onAuth(auth: SMTPServerAuthentication, session, callback) {
       const username = auth.username ?? '';
-      authenticateUser({ db, limiter: options.limiter, log: sessionLog(session) }, { username, password: auth.password ?? '', ip: session.remoteAddress, protocol: 'submission' }).then(
+      authenticateUser({ db, limiter: options.limiter, log: sessionLog(session), metrics: services.metrics }, { username, password: auth.password ?? '', ip: session.remoteAddress, protocol: 'submission' }).then(
         (result) => {
           if (result.ok) {
             sessionLog(session).info({ user: result.account.address, method: auth.method }, 'login');
@@ -109,17 +107,17 @@ export function createSubmissionServer(services: Services, options: { implicitTl
 
     onMailFrom(address: SMTPServerAddress, session, callback) {
       const args = address.args ? (address.args as Record<string, string>) : {};
-      if (Number(args.SIZE ?? 0) > limits.maxMessageSize) return callback(smtpError('messageTooBigDeclared'));
-      settle(checkSender(address.address, session), callback, (err) => fault(session, err, 'sender check failed'));
+      if (Number(args.SIZE ?? 0) > limits.maxMessageSize) return callback(refuse(smtpError('messageTooBigDeclared')));
+      settle(checkSender(address.address, session), callback, (err) => fault(session, err, 'sender check failed'), refuse);
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
-      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(smtpError('tooManyRecipients'));
-      settle(checkRecipient(address.address, session), callback, (err) => fault(session, err, 'recipient check failed'));
+      if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(refuse(smtpError('tooManyRecipients')));
+      settle(checkRecipient(address.address, session), callback, (err) => fault(session, err, 'recipient check failed'), refuse);
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
-      settle(receive(stream, session), callback, (err) => fault(session, err, 'submission failed'));
+      settle(receive(stream, session), callback, (err) => fault(session, err, 'submission failed'), refuse);
     }
   });
 
@@ -228,11 +226,12 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         outbound: remote.length ? [{ sender, returnPath: sender, origin: 'submission', forwardedFor: null, recipients: remote }] : []
       });
       slog.info({ queueId, user: account.address, from: sender, rcpt: recipients, size: result.blob.size, stored: result.stored.length, queued: result.queued.length, dkim: key?.domain ?? null }, 'message submitted');
+      services.metrics.messageReceived(service);
       return `${REPLIES.accepted.enhanced} ${REPLIES.accepted.text} ${queueId}`;
     } finally {
       await spool.discard();
     }
   }
 
-  return smtpListener(server);
+  return smtpListener(server, { service, tls: services.tls, metrics: services.metrics, shutdownMs: config.shutdownTimeout * 1000 });
 }

@@ -139,7 +139,7 @@ async function readdirSafe(dir: string): Promise<string[]> {
 }
 
 /** fsync a folder so a rename inside it survives a crash. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await fsp.open(dir, 'r');
   try {
     await handle.sync();

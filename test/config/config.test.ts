@@ -58,7 +58,7 @@ describe('defaults', () => {
     expect(config.smtp.maxRecipients).toBeGreaterThanOrEqual(100); // RFC 5321 §4.5.3.1.8
     expect(config.smtp.maxLineLength).toBeGreaterThanOrEqual(998); // RFC 5321 §4.5.3.1.6
     expect(config.dns).toEqual({ servers: [], timeout: 5000 });
-    expect(config.tls).toEqual({ cert: '', key: '' });
+    expect(config.tls).toEqual({ cert: '', key: '', watchInterval: 60 });
     expect(config.accounts).toEqual({ defaultQuota: 0, passwordMinLength: 10 });
   });
 });

@@ -57,6 +57,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       'http.port': -1,
       'dns.servers': [dns.address],
       'dns.timeout': 2000,
+      // close() lets SMTP transactions a test left open finish for this long, not the production 30 s
+      shutdownTimeout: 3,
       ...options.overrides
     }
   });

@@ -75,6 +75,7 @@ export function sessionRoutes(ctx: HttpContext) {
         const key = limiterKey(login);
         const verdict = ctx.limiter.check(request.ip, key);
         if (verdict.locked) {
+          ctx.services.metrics.loginFailed('http', 'locked');
           ctx.services.log.info({ ip: request.ip, scope: verdict.scope }, 'admin login refused: too many failures');
           await ctx.limiter.delay(request.ip, key);
           throw errors.locked(verdict.retryAfterMs);
@@ -82,6 +83,7 @@ export function sessionRoutes(ctx: HttpContext) {
         const admin = await verifyAdmin(db, login, password);
         if (!admin) {
           ctx.limiter.recordFailure(request.ip, key);
+          ctx.services.metrics.loginFailed('http', 'invalid');
           ctx.services.log.info({ ip: request.ip, login: key ? login : undefined }, 'admin login failed');
           await ctx.limiter.delay(request.ip, key);
           throw errors.invalidCredentials();
@@ -91,6 +93,7 @@ export function sessionRoutes(ctx: HttpContext) {
           if (!totp) throw errors.totpRequired();
           if (!(await verifyTotp(db, admin, totp, ctx.now()))) {
             ctx.limiter.recordFailure(request.ip, key);
+            ctx.services.metrics.loginFailed('http', 'invalid');
             await ctx.limiter.delay(request.ip, key);
             throw errors.invalidTotp();
           }

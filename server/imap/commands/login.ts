@@ -9,7 +9,7 @@ export async function completeLogin(session: ImapSession, username: string, pass
   if (session.loginDisabled) throw no('PRIVACYREQUIRED', 'Use STARTTLS (or port 993) before logging in');
   const { services } = session.ctx;
   const result = await authenticateUser(
-    { db: services.db, limiter: session.ctx.limiter, log: session.log },
+    { db: services.db, limiter: session.ctx.limiter, log: session.log, metrics: services.metrics },
     { username, password, ip: session.remoteAddress, protocol: 'imap' }
   );
   if (!result.ok) {
