@@ -15,6 +15,8 @@ import type { SmtpListener } from './smtp/listener.js';
 import { createImapServer, type ImapServer } from './imap/server.js';
 import { LoginLimiter } from './auth/rate-limit.js';
 import type { ImapSession } from './imap/session.js';
+import { ConnectionCount } from './net/listener.js';
+import { createPop3Server, pop3Shared, type Pop3Server } from './pop3/server.js';
 import { BlobStore } from './store/blobs.js';
 import { MailboxNotifier } from './store/notifier.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -30,6 +32,8 @@ export interface Listening {
   submissions?: number;
   imap?: number;
   imaps?: number;
+  pop3?: number;
+  pop3s?: number;
   http?: number;
 }
 
@@ -92,6 +96,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
   const limiter = new LoginLimiter();
   const imapSessions = new Set<ImapSession>();
+  const imapConnections = new ConnectionCount(config.imap);
+  const pop3Servers: Pop3Server[] = [];
+  const pop3 = pop3Shared(services);
   let closed = false;
 
   return {
@@ -111,8 +118,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       }
       for (const [key, implicitTls] of [['imap', false], ['imaps', true]] as const) {
         if (config[key].port < 0) continue;
-        const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions });
+        const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions, connections: imapConnections });
         imapServers.push(server);
+        listening[key] = await server.listen(config[key].port, config.bind);
+      }
+      for (const [key, implicitTls] of [['pop3', false], ['pop3s', true]] as const) {
+        if (config[key].port < 0) continue;
+        const server = createPop3Server(services, { implicitTls, limiter, shared: pop3 });
+        pop3Servers.push(server);
         listening[key] = await server.listen(config[key].port, config.bind);
       }
       if (config.http.port >= 0) {
@@ -128,7 +141,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close()]);
+      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), ...pop3Servers.map((s) => s.close()), http?.app.close()]);
       // after the listeners: attempts running now are recorded before the database closes
       await services.queue.stop();
       await database.close();
