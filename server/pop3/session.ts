@@ -49,6 +49,12 @@ export const MAX_LINE = 4096;
 const MAX_BAD_COMMANDS = 10;
 /** Lines read ahead of the command running before the socket is paused (pipelining backpressure). */
 const MAX_QUEUED = 64;
+/**
+ * A maildrop lock whose session has sent nothing for this long and is not busy answering is taken over by a new
+ * login: a client whose connection died silently (a phone leaving Wi-Fi, a NAT timeout) would otherwise lock its
+ * user out until the autologout. POP3 clients never pause a minute within a session.
+ */
+export const STALE_LOCK_MS = 60_000;
 
 type InputEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
 
@@ -78,6 +84,7 @@ export class Pop3Session {
   private idleTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private closed = false;
+  private lastInput = Date.now();
 
   constructor(
     readonly ctx: Pop3Context,
@@ -151,6 +158,7 @@ export class Pop3Session {
   private input(chunk: Buffer): void {
     if (this.closed) return;
     this.resetIdleTimer();
+    this.lastInput = Date.now();
     let start = 0;
     for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, lf);
@@ -288,12 +296,15 @@ export class Pop3Session {
   // ---- login and lock -----------------------------------------------------------------------------------
 
   /**
-   * Takes the maildrop lock for the account; false when another session holds it. One process holds every lock:
-   * several Postfach nodes would need them in the database.
+   * Takes the maildrop lock for the account; false when another live session holds it (a stale holder, see
+   * STALE_LOCK_MS, is ended without UPDATE). One process holds every lock: several nodes would need them in the database.
    */
   lock(account: Account): boolean {
     const holder = this.ctx.locks.get(account.id);
-    if (holder && holder !== this && !holder.closed) return false;
+    if (holder && holder !== this && !holder.closed) {
+      if (holder.processing || Date.now() - holder.lastInput < STALE_LOCK_MS) return false;
+      holder.kick('Session replaced by a newer login', 'SYS/TEMP');
+    }
     this.ctx.locks.set(account.id, this);
     return true;
   }
