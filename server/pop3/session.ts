@@ -41,7 +41,7 @@ export interface CommandSpec {
 }
 
 /**
- * Longest line read, CRLF included. RFC 2449 §4 keeps commands within 255 octets, but a PASS line carries a password
+ * Longest line read, line ending included. RFC 2449 §4 keeps commands within 255 octets, but a PASS line carries a password
  * of up to 1024 octets and an AUTH PLAIN response its base64 (~1.8 KB with a long address); longer is never needed.
  */
 export const MAX_LINE = 4096;
@@ -163,7 +163,7 @@ export class Pop3Session {
     for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, lf);
       start = lf + 1;
-      if (this.discarding || this.pendingBytes + piece.length + 2 > MAX_LINE) {
+      if (this.discarding || this.pendingBytes + piece.length + 1 > MAX_LINE) {
         this.discarding = false;
         this.resetLine();
         this.deliver({ kind: 'too-long' });
@@ -177,7 +177,7 @@ export class Pop3Session {
     }
     const tail = chunk.subarray(start);
     if (tail.length && !this.discarding) {
-      if (this.pendingBytes + tail.length + 2 > MAX_LINE) {
+      if (this.pendingBytes + tail.length + 1 > MAX_LINE) {
         this.discarding = true;
         this.resetLine();
       } else {
