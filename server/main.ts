@@ -362,6 +362,8 @@ async function serve(): Promise<void> {
   if (listening.submissions !== undefined) lines.push(`  Submissions    ${host}:${listening.submissions} (TLS)`);
   if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
+  if (listening.pop3 !== undefined) lines.push(`  POP3           ${host}:${listening.pop3} (STLS)`);
+  if (listening.pop3s !== undefined) lines.push(`  POP3S          ${host}:${listening.pop3s} (TLS)`);
   if (listening.http !== undefined) {
     const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
     lines.push(`  Admin API      ${base}/api/v1 (OpenAPI: ${base}/api/docs)`);
