@@ -11,6 +11,7 @@ import type { HttpContext } from './context.js';
 import { errors, toHttpError } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { accountRoutes } from './routes/accounts.js';
+import { autoconfigRoutes } from './routes/autoconfig.js';
 import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
@@ -105,6 +106,8 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     },
     { prefix: '/api/v1' }
   );
+  // client autoconfiguration at the root (Thunderbird, Outlook) and the per-account Apple profile under /api/v1
+  await app.register(autoconfigRoutes(ctx));
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
   app.get('/setup', { config: { access: 'public' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', SETUP_PAGE_CSP).send(setupPage()));
   await app.ready();
