@@ -1,7 +1,8 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue), BENCH_POP3_N, BENCH_POP3_KB (pop3).
 import { benchHttp } from './http.js';
 import { benchImap } from './imap.js';
 import { benchInbound } from './inbound.js';
+import { benchPop3 } from './pop3.js';
 import { benchQueue } from './queue.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number | string>>> = {
@@ -23,7 +24,8 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
       concurrency: 10,
       seconds: 5
     }),
-  queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 })
+  queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 }),
+  pop3: () => benchPop3({ messages: Number(process.env.BENCH_POP3_N ?? 5000), sizeKb: Number(process.env.BENCH_POP3_KB ?? 20) })
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benchmarks);

@@ -9,6 +9,8 @@ import type { Pop3Session } from './session.js';
 const LF = 0x0a;
 const DOT = Buffer.from('.');
 const EMPTY = Buffer.alloc(0);
+/** Messages up to this size are read whole; larger ones are streamed in chunks of it. */
+const SMALL_MESSAGE = 256 * 1024;
 
 /** Byte-stuffing of a CRLF-clean stream (RFC 1939 §3): a "." starting a line is doubled. */
 export class DotStuffer {
@@ -83,7 +85,9 @@ export async function sendMessage(session: Pop3Session, number: number, message:
       const out = stuffer.push(cutter ? cutter.push(bytes) : bytes);
       if (out.length && !session.write(out)) await session.drain();
     };
-    for await (const chunk of handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 })) {
+    // most messages are read in one go; large ones stream in 256 KiB chunks so memory stays bounded
+    const chunks = message.size <= SMALL_MESSAGE ? [await handle.readFile()] : handle.createReadStream({ autoClose: false, highWaterMark: SMALL_MESSAGE });
+    for await (const chunk of chunks) {
       if (session.isClosed) return;
       await send(normalizer.push(chunk as Buffer));
       if (cutter?.done) break;
