@@ -3,7 +3,7 @@ import { LoginLimiter } from '../auth/rate-limit.js';
 import { ConnectionCount, createLineListener, type LineListener } from '../net/listener.js';
 import type { Services } from '../services.js';
 import { COMMANDS } from './commands/index.js';
-import { Pop3Session, type Pop3Context } from './session.js';
+import { Pop3Session, STALE_LOCK_MS, type Pop3Context } from './session.js';
 
 /** What the POP3 and POP3S listeners of one process share: sessions, maildrop locks, connection counts. */
 export interface Pop3Shared {
@@ -20,10 +20,17 @@ export interface Pop3Server extends LineListener {
   readonly context: Pop3Context;
 }
 
-export function createPop3Server(services: Services, options: { implicitTls: boolean; limiter?: LoginLimiter; shared?: Pop3Shared }): Pop3Server {
+export function createPop3Server(services: Services, options: { implicitTls: boolean; limiter?: LoginLimiter; shared?: Pop3Shared; staleLockMs?: number }): Pop3Server {
   const log = services.log.child({ module: options.implicitTls ? 'pop3s' : 'pop3' });
   const shared = options.shared ?? pop3Shared(services);
-  const context: Pop3Context = { services, limiter: options.limiter ?? new LoginLimiter(), log, sessions: shared.sessions, locks: shared.locks };
+  const context: Pop3Context = {
+    services,
+    limiter: options.limiter ?? new LoginLimiter(),
+    log,
+    sessions: shared.sessions,
+    locks: shared.locks,
+    staleLockMs: options.staleLockMs ?? STALE_LOCK_MS
+  };
   const listener = createLineListener({
     implicitTls: options.implicitTls,
     tls: services.tls,

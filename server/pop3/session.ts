@@ -23,6 +23,8 @@ export interface Pop3Context {
   sessions: Set<Pop3Session>;
   /** maildrop locks (RFC 1939 §8 PASS): account id -> the session in TRANSACTION state on it */
   locks: Map<number, Pop3Session>;
+  /** STALE_LOCK_MS; tests shorten it */
+  staleLockMs: number;
 }
 
 export interface Pop3Command {
@@ -302,7 +304,7 @@ export class Pop3Session {
   lock(account: Account): boolean {
     const holder = this.ctx.locks.get(account.id);
     if (holder && holder !== this && !holder.closed) {
-      if (holder.processing || Date.now() - holder.lastInput < STALE_LOCK_MS) return false;
+      if (holder.processing || Date.now() - holder.lastInput < this.ctx.staleLockMs) return false;
       holder.kick('Session replaced by a newer login', 'SYS/TEMP');
     }
     this.ctx.locks.set(account.id, this);

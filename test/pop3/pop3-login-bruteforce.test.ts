@@ -35,7 +35,7 @@ beforeEach(async () => {
   clock = Date.UTC(2026, 11, 1, 12, 0);
   delays = [];
   const limiter = new LoginLimiter({ now: () => clock, sleep: async (ms) => void delays.push(ms) });
-  pop3 = createPop3Server(server.app.services, { implicitTls: false, limiter });
+  pop3 = createPop3Server(server.app.services, { implicitTls: false, limiter, staleLockMs: 1000 });
   imap = createImapServer(server.app.services, { implicitTls: false, limiter });
   ports = { pop3: await pop3.listen(0, '127.0.0.1'), imap: await imap.listen(0, '127.0.0.1') };
 });
@@ -90,6 +90,20 @@ describe('POP3 login limits', () => {
     }
     expect(await attempt(wire, 'user11@firma.de', PASSWORD, 0)).toBe(LOCKED);
     expect((await imapWire.command('b', `LOGIN user11@firma.de ${PASSWORD}`)).tagged).toBe('b NO [UNAVAILABLE] Too many failed logins; try again later');
+  });
+});
+
+describe('maildrop lock', () => {
+  it('refuses a second session with [IN-USE] while the first is active; a silent holder loses the lock to a new login', async () => {
+    const first = await connect();
+    await first.login('buchhaltung@firma.de', PASSWORD);
+    const second = await connect();
+    expect(await attempt(second, 'buchhaltung@firma.de', PASSWORD, 0)).toBe('-ERR [IN-USE] Mailbox is in use by another POP3 session');
+    expect(await first.send('NOOP')).toBe('+OK Still here');
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the holder says nothing past staleLockMs (1 s here)
+    expect(await attempt(second, 'buchhaltung@firma.de', PASSWORD, 1)).toMatch(/^\+OK Logged in/);
+    expect(await first.readLine()).toBe('-ERR [SYS/TEMP] Session replaced by a newer login');
+    await first.closedByServer();
   });
 });
 
