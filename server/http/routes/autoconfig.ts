@@ -1,7 +1,7 @@
 // Mail client autoconfiguration over HTTP: Thunderbird (/.well-known/autoconfig/… and autoconfig.<domain>/mail/…),
 // Outlook autodiscover (POST or GET …/autodiscover.xml), both public and only for hosted domains; and the Apple
 // configuration profile of one account for admin users.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAccount } from '../../directory/accounts.js';
 import { normalizeAddress } from '../../directory/address.js';
 import { findDomain } from '../../directory/domains.js';
@@ -29,10 +29,11 @@ export function autoconfigRoutes(ctx: HttpContext) {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: REQUEST_LIMIT }, (_request, body, done) => done(null, body));
 
-    const thunderbird = async (request: { query: { emailaddress?: string }; headers: { host?: string } }, reply: FastifyReply) => {
+    const thunderbird = async (request: FastifyRequest<{ Querystring: { emailaddress?: string } }>, reply: FastifyReply) => {
       const address = request.query.emailaddress;
-      // at autoconfig.<domain> or <domain>/.well-known the host names the domain when no address is given
-      const name = address !== undefined ? (normalizeAddress(address)?.domain ?? '') : (request.headers.host ?? '').replace(/:\d+$/, '').replace(/^autoconfig\./i, '');
+      // at autoconfig.<domain> or <domain>/.well-known the host names the domain when no address is given (behind a
+      // proxy with http.trustProxy: X-Forwarded-Host)
+      const name = address !== undefined ? (normalizeAddress(address)?.domain ?? '') : request.hostname.replace(/:\d+$/, '').replace(/^autoconfig\./i, '');
       const domain = name ? await hosted(name) : null;
       if (!domain) return notHosted(reply);
       return reply.type('application/xml; charset=utf-8').send(thunderbirdConfig(domain, config.hostname, ctx.endpoints()));
