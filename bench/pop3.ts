@@ -84,7 +84,8 @@ export async function benchPop3(options: Pop3BenchOptions): Promise<Record<strin
     deleting.write(Array.from({ length: options.messages }, (_, i) => `DELE ${i + 1}\r\n`).join(''));
     for (let i = 0; i < options.messages; i++) await deleting.readLine(60_000);
     t = process.hrtime.bigint();
-    const quit = await deleting.send('QUIT');
+    deleting.write('QUIT\r\n');
+    const quit = await deleting.readLine(600_000);
     const quitMs = Number(process.hrtime.bigint() - t) / 1e6;
     if (quit !== '+OK Postfach POP3 signing off (0 messages left)') throw new Error(`QUIT: ${quit}`);
     deleting.close();
