@@ -228,6 +228,8 @@ export class Pop3Session {
           this.write(`-ERR Line too long (at most ${MAX_LINE} octets)\r\n`);
           this.countBad();
         } else await this.run(event.line);
+        // the client's silence is counted from the end of the last response (a long RETR is not silence)
+        if (!this.closed) this.resetIdleTimer();
       }
     } finally {
       this.processing = false;
@@ -363,8 +365,15 @@ export class Pop3Session {
   private resetIdleTimer(): void {
     if (this.idleTimer) this.idleTimer.refresh();
     else {
+      let written = this.socket.bytesWritten;
       // RFC 1939 §3: autologout closes without a response and without entering UPDATE
       this.idleTimer = setTimeout(() => {
+        // a long RETR to a slow client is not idleness as long as the client keeps reading
+        if (this.processing && this.socket.bytesWritten > written) {
+          written = this.socket.bytesWritten;
+          this.idleTimer!.refresh();
+          return;
+        }
         this.log.info('autologout: idle for too long');
         this.socket.destroy();
         this.onClose();
