@@ -28,7 +28,8 @@ function message(i: number): Buffer {
   );
 }
 
-export async function populate(dataDir: string, count: number): Promise<number> {
+/** Fills info@firma.de's INBOX with `count` messages made by `make` (default: ~1 KB text messages); returns seconds. */
+export async function populate(dataDir: string, count: number, make: (i: number) => Buffer = message): Promise<number> {
   const { db, close } = await openDatabase(dataDir);
   const blobs = new BlobStore(dataDir);
   await blobs.init();
@@ -42,7 +43,7 @@ export async function populate(dataDir: string, count: number): Promise<number> 
   for (let i = 0; i < count; i += 1000) {
     const batch: Array<{ blob: { id: string; size: number }; prepared: ReturnType<typeof prepareMessage> }> = [];
     for (let j = i; j < Math.min(count, i + 1000); j++) {
-      const raw = message(j);
+      const raw = make(j);
       batch.push({ blob: await blobs.write([raw]), prepared: prepareMessage(raw) });
     }
     await writeTransaction(db, async (tx) => {

@@ -17,6 +17,8 @@ import type { SmtpListener } from './smtp/listener.js';
 import { createImapServer, type ImapServer } from './imap/server.js';
 import { LoginLimiter } from './auth/rate-limit.js';
 import type { ImapSession } from './imap/session.js';
+import { ConnectionCount } from './net/listener.js';
+import { createPop3Server, pop3Shared, type Pop3Server } from './pop3/server.js';
 import { BlobStore } from './store/blobs.js';
 import { MailboxNotifier } from './store/notifier.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -38,6 +40,8 @@ export interface Listening {
   submissions?: number;
   imap?: number;
   imaps?: number;
+  pop3?: number;
+  pop3s?: number;
   http?: number;
   /** the plain-HTTP ACME challenge listener (acme.httpPort) */
   acme?: number;
@@ -119,6 +123,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
   const limiter = new LoginLimiter();
   const imapSessions = new Set<ImapSession>();
+  const imapConnections = new ConnectionCount(config.imap);
+  const pop3Servers: Pop3Server[] = [];
+  const pop3 = pop3Shared(services);
   let closed = false;
 
   return {
@@ -140,8 +147,15 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       }
       for (const [key, implicitTls] of [['imap', false], ['imaps', true]] as const) {
         if (config[key].port < 0) continue;
-        const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions });
+        const server = createImapServer(services, { implicitTls, limiter, sessions: imapSessions, connections: imapConnections });
         imapServers.push(server);
+        listening[key] = await server.listen(config[key].port, config.bind);
+        bound.set(key, server.server);
+      }
+      for (const [key, implicitTls] of [['pop3', false], ['pop3s', true]] as const) {
+        if (config[key].port < 0) continue;
+        const server = createPop3Server(services, { implicitTls, limiter, shared: pop3 });
+        pop3Servers.push(server);
         listening[key] = await server.listen(config[key].port, config.bind);
         bound.set(key, server.server);
       }
@@ -186,6 +200,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         mx?.close(),
         ...submissionServers.map((s) => s.close()),
         ...imapServers.map((s) => s.close()),
+        ...pop3Servers.map((s) => s.close()),
         http?.app.close(),
         acmeHttp?.close(),
         services.queue.stop(graceMs)

@@ -9,8 +9,8 @@ import { addAccount, deleteAccount, listAccounts, setActive, setPassword, update
 import { createApiToken, listApiTokens, revokeApiToken } from './directory/api-tokens.js';
 import { deleteQueued, listQueueViews, retryQueued } from './queue/admin.js';
 import { mergeAccounts } from './directory/merge.js';
-import { checkDomain } from './dns/check.js';
-import { expectedRecords } from './dns/records.js';
+import { checkDomain, needsAttention } from './dns/check.js';
+import { configuredListeners, expectedRecords, recordData } from './dns/records.js';
 import { createResolver } from './dns/resolver.js';
 import type { Actor } from './directory/audit.js';
 import { addDomain, clearCatchAll, listDomains, removeDomain, requireDomain, setCatchAll } from './directory/domains.js';
@@ -25,7 +25,7 @@ const USAGE = `Usage: postfach <command>
 
   serve                                   start every configured server
   admin domain add|list|remove <domain>
-  admin domain records <domain>           the DNS records to set (MX, SPF, DKIM, DMARC, ownership)
+  admin domain records <domain>           the DNS records to set (MX, SPF, DKIM, DMARC, ownership; optional client SRV/CNAME)
   admin domain check <domain>             live DNS check of those records: ok / missing / wrong
   admin account add <address> [--name "Display Name"] [--quota BYTES] [--inactive] [--password-stdin]
   admin account list [--domain DOMAIN]
@@ -180,15 +180,16 @@ async function admin(parsed: Parsed): Promise<number> {
         print(parsed, (await listDomains(db)).map((d) => ({ name: d.name, display: unicodeDomain(d.name), active: d.active === 1, catchall: d.catchall_target ? displayAddress(d.catchall_target) : '' })), ['display', 'catchall']);
         break;
       case 'domain records': {
-        const records = expectedRecords(await requireDomain(db, arg(0, 'domain')), config.hostname);
-        print(parsed, records.map((r) => ({ ...r, shown: r.priority === undefined ? r.value : `${r.priority} ${r.value}` })), ['kind', 'type', 'name', 'shown']);
+        const records = expectedRecords(await requireDomain(db, arg(0, 'domain')), config.hostname, configuredListeners(config));
+        print(parsed, records.map((r) => ({ ...r, shown: recordData(r) + (r.required ? '' : '   (optional)') })), ['kind', 'type', 'name', 'shown']);
         break;
       }
       case 'domain check': {
         const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout });
-        const check = await checkDomain(resolver, await requireDomain(db, arg(0, 'domain')), config.hostname);
-        print(parsed, check.records.map((r) => ({ ...r, foundText: r.found.join(' | ') || '-' })), ['kind', 'status', 'message']);
-        if (check.records.some((r) => r.status !== 'ok')) exitCode = 3;
+        const check = await checkDomain(resolver, await requireDomain(db, arg(0, 'domain')), config.hostname, undefined, configuredListeners(config));
+        print(parsed, check.records.map((r) => ({ ...r, foundText: r.found.join(' | ') || '-', state: r.required || r.status === 'ok' ? r.status : `${r.status} (optional)` })), ['kind', 'state', 'message']);
+        // optional records (client autoconfiguration) never make the exit code 3
+        if (needsAttention(check)) exitCode = 3;
         break;
       }
       case 'domain remove':
@@ -365,6 +366,8 @@ async function serve(): Promise<void> {
   if (listening.submissions !== undefined) lines.push(`  Submissions    ${host}:${listening.submissions} (TLS)`);
   if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
+  if (listening.pop3 !== undefined) lines.push(`  POP3           ${host}:${listening.pop3} (STLS)`);
+  if (listening.pop3s !== undefined) lines.push(`  POP3S          ${host}:${listening.pop3s} (TLS)`);
   if (listening.http !== undefined) {
     const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
     lines.push(`  Admin UI       ${base}/ (German and English)`);

@@ -1,5 +1,7 @@
 // Mailbox user login shared by IMAP, POP3 and SMTP submission: address normalisation, rate limits, argon2id check.
+import net from 'node:net';
 import type { Kysely } from 'kysely';
+import type { PlaintextLogin } from '../config/schema.js';
 import type { Account, Database } from '../db/schema.js';
 import { normalizeAddress } from '../directory/address.js';
 import { verifyPassword } from '../directory/password.js';
@@ -27,6 +29,17 @@ export interface LoginInput {
 }
 
 export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'invalid' | 'locked' | 'inactive' };
+
+/**
+ * Whether a password may be sent on this connection (imap.plaintextLogin, pop3.plaintextLogin): always inside TLS; in
+ * clear only when the mode allows it, 'loopback' meaning from 127.0.0.0/8 or ::1 (a webmail or fetchmail on the box).
+ */
+export function loginAllowed(mode: PlaintextLogin, secure: boolean, remoteAddress: string): boolean {
+  if (secure || mode === 'always') return true;
+  if (mode === 'never') return false;
+  const ip = remoteAddress.replace(/^::ffff:/, '');
+  return net.isIP(ip) !== 0 && (ip.startsWith('127.') || ip === '::1');
+}
 
 /**
  * Longest password worth verifying: the policy allows 256 characters, at most 4 UTF-8 bytes each. Anything longer

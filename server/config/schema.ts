@@ -57,6 +57,10 @@ export const settings: readonly Setting[] = [
   { key: 'imap.plaintextLogin', type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'], description: 'Whether LOGIN/AUTHENTICATE work without TLS: never (LOGINDISABLED until STARTTLS), only from loopback addresses, or always' },
   port('pop3.port', 1110, 'POP3 port with STLS (110 in production)'),
   port('pop3s.port', 1995, 'POP3 port with implicit TLS (995 in production)'),
+  { key: 'pop3.maxConnections', type: 'integer', default: 1000, min: 1, max: 1000000, description: 'Concurrent POP3 connections in all (POP3 and POP3S together)' },
+  { key: 'pop3.maxConnectionsPerIp', type: 'integer', default: 50, min: 1, max: 1000000, description: 'Concurrent POP3 connections from one client address' },
+  { key: 'pop3.idleTimeout', type: 'integer', default: 600, min: 1, max: 86400, description: 'Seconds a POP3 session may stay silent before it is closed without deleting anything; RFC 1939 §3 asks for at least 10 minutes (600)' },
+  { key: 'pop3.plaintextLogin', type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'], description: 'Whether USER/PASS and AUTH work without TLS: never (STLS first), only from loopback addresses, or always (as imap.plaintextLogin)' },
   port('http.port', 8080, 'Admin API and UI port'),
   { key: 'http.tls', type: 'boolean', default: false, description: 'Serve the admin API and UI over HTTPS with the server certificate (session cookies are then marked Secure)' },
   { key: 'http.trustProxy', type: 'boolean', default: false, description: 'Behind a reverse proxy on the same box: take the client address and https from X-Forwarded-For/-Proto' },
@@ -97,6 +101,9 @@ export const settings: readonly Setting[] = [
 
 export const settingsByKey: ReadonlyMap<string, Setting> = new Map(settings.map((s) => [s.key, s]));
 
+/** Whether a mail login may travel without TLS: never, only from loopback addresses, or always. */
+export type PlaintextLogin = 'never' | 'loopback' | 'always';
+
 /** The typed configuration object every service receives. */
 export interface Config {
   hostname: string;
@@ -116,9 +123,9 @@ export interface Config {
   };
   submission: { port: number };
   submissions: { port: number };
-  imap: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; appendLimit: number; plaintextLogin: 'never' | 'loopback' | 'always' };
+  imap: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; appendLimit: number; plaintextLogin: PlaintextLogin };
   imaps: { port: number };
-  pop3: { port: number };
+  pop3: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; plaintextLogin: PlaintextLogin };
   pop3s: { port: number };
   http: { port: number; tls: boolean; trustProxy: boolean; metricsToken: string; sessionIdleTimeout: number; sessionMaxAge: number };
   tls: { cert: string; key: string; watchInterval: number };

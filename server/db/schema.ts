@@ -102,6 +102,8 @@ export interface BlobTable {
   size: number;
   refcount: number;
   created_at: number;
+  /** octets with every line ended by CRLF (POP3 LIST/RETR, RFC 1939 §11); null until computed for older blobs */
+  wire_size: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface QueueTable {

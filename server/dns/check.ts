@@ -2,7 +2,7 @@
 import net from 'node:net';
 import type { Domain } from '../db/schema.js';
 import type { DnsResolver } from './resolver.js';
-import { dkimPublicKeyBase64, dkimRecordName, expectedRecords, normalizeHost, OWNERSHIP_PREFIX, type DnsRecordKind } from './records.js';
+import { dkimPublicKeyBase64, dkimRecordName, expectedRecords, normalizeHost, OWNERSHIP_PREFIX, recordData, type ClientListeners, type DnsRecordKind } from './records.js';
 
 /**
  * ok: as expected. missing: nothing of the kind is published. wrong: something is published but does not do the job.
@@ -24,10 +24,16 @@ export type RecordProblem =
   | 'dmarc-invalid'
   | 'ownership-missing'
   | 'ownership-wrong'
+  | 'client-name-missing'
+  | 'client-name-not-this-server'
+  | 'srv-missing'
+  | 'srv-wrong'
   | 'dns-error';
 
 export interface RecordCheck {
   kind: DnsRecordKind;
+  /** false for the records that only help mail clients configure themselves: not 'ok' is a hint, not a fault */
+  required: boolean;
   status: RecordStatus;
   expected: string;
   found: string[];
@@ -66,13 +72,19 @@ async function lookup<T>(query: () => Promise<T>): Promise<Lookup<T>> {
 const txtLookup = (resolver: DnsResolver, name: string) =>
   lookup(async () => (await resolver.resolveTxt(name)).map((strings) => strings.join(''))); // RFC 7208 §3.3: strings concatenate
 
-export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnameInput: string, serverAddresses?: string[]): Promise<DomainCheck> {
+/** Whether the check found something to fix: a required record that is not ok (`domain check` exits 3 then). */
+export function needsAttention(check: DomainCheck): boolean {
+  return check.records.some((record) => record.required && record.status !== 'ok');
+}
+
+/**
+ * Asks DNS for every expected record. `clients` adds the optional client-configuration records (see expectedRecords);
+ * `serverAddresses` are this server's addresses (looked up from the host name when absent).
+ */
+export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnameInput: string, serverAddresses?: string[], clients?: ClientListeners): Promise<DomainCheck> {
   const hostname = normalizeHost(hostnameInput);
-  const expected = new Map(expectedRecords(domain, hostname).map((record) => [record.kind, record]));
-  const expectedValue = (kind: DnsRecordKind) => {
-    const record = expected.get(kind)!;
-    return record.priority === undefined ? record.value : `${record.priority} ${record.value}`;
-  };
+  const expected = new Map(expectedRecords(domain, hostname, clients).map((record) => [record.kind, record]));
+  const expectedValue = (kind: DnsRecordKind) => recordData(expected.get(kind)!);
 
   // SOA at the domain: NXDOMAIN means the name does not exist at all, NODATA (the usual answer below a zone apex) that it does.
   const existence = await lookup(() => resolver.resolve(domain.name, 'SOA'));
@@ -80,8 +92,9 @@ export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnam
     return {
       domain: domain.name,
       resolves: false,
-      records: [...expected.keys()].map((kind) => ({
+      records: [...expected.values()].map(({ kind, required }) => ({
         kind,
+        required,
         status: 'missing',
         expected: expectedValue(kind),
         found: [],
@@ -93,6 +106,7 @@ export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnam
 
   const check = (kind: DnsRecordKind, status: RecordStatus, found: string[], problem: RecordProblem | null, message: string): RecordCheck => ({
     kind,
+    required: expected.get(kind)!.required,
     status,
     expected: expectedValue(kind),
     found,
@@ -103,14 +117,16 @@ export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnam
     check(kind, 'error', [], 'dns-error', `The DNS lookup of ${name} failed (${code}); try again later.`);
 
   const addresses = serverAddresses ?? (await hostAddresses(resolver, hostname, { lookups: 0 }));
-  const [mx, spf, dkim, dmarc, ownership] = await Promise.all([
+  const optional = [...expected.values()].filter((record) => !record.required);
+  const records = await Promise.all([
     checkMx(),
     checkSpf(),
     checkDkim(),
     checkDmarc(),
-    checkOwnership()
+    checkOwnership(),
+    ...optional.map((record) => (record.type === 'CNAME' ? checkClientName(record.kind) : checkService(record.kind)))
   ]);
-  return { domain: domain.name, resolves: true, records: [mx, spf, dkim, dmarc, ownership] };
+  return { domain: domain.name, resolves: true, records };
 
   async function checkMx(): Promise<RecordCheck> {
     const result = await lookup(() => resolver.resolveMx(domain.name));
@@ -190,6 +206,35 @@ export async function checkDomain(resolver: DnsResolver, domain: Domain, hostnam
       return check('OWNERSHIP', 'ok', found, null, `The ownership of ${domain.name} is proven.`);
     }
     return check('OWNERSHIP', 'wrong', found, 'ownership-wrong', `The record at ${name} carries a different token; it may be left from an earlier setup. Replace it.`);
+  }
+
+  /** autoconfig./autodiscover.<domain>: a CNAME to this server, or address records that are this server's. */
+  async function checkClientName(kind: DnsRecordKind): Promise<RecordCheck> {
+    const { name } = expected.get(kind)!;
+    const result = await lookup(() => resolver.resolve(name, 'CNAME'));
+    if (result.kind === 'error') return dnsError(kind, name, result.code);
+    if (result.kind === 'found') {
+      const targets = (result.value as string[]).map(normalizeHost);
+      if (targets.includes(hostname)) return check(kind, 'ok', targets, null, `${name} points at ${hostname}.`);
+      return check(kind, 'wrong', targets, 'client-name-not-this-server', `${name} points at ${targets.join(', ')}, not at ${hostname}; mail clients would ask another server for their settings.`);
+    }
+    const found = await hostAddresses(resolver, name, { lookups: 0 });
+    if (!found.length) return check(kind, 'missing', [], 'client-name-missing', `There is no ${name}; mail clients cannot find their settings there (optional).`);
+    if (found.some((address) => addresses.includes(address))) return check(kind, 'ok', found, null, `${name} has this server's address.`);
+    return check(kind, 'wrong', found, 'client-name-not-this-server', `${name} has the address ${found.join(', ')}, not this server's; point it at ${hostname} with a CNAME.`);
+  }
+
+  /** RFC 6186 SRV: the expected target and port among the records, or only "." for a service not offered. */
+  async function checkService(kind: DnsRecordKind): Promise<RecordCheck> {
+    const record = expected.get(kind)!;
+    const result = await lookup(() => resolver.resolve(record.name, 'SRV'));
+    if (result.kind === 'error') return dnsError(kind, record.name, result.code);
+    const published = (result.kind === 'found' ? (result.value as Array<{ name: string; port: number; priority: number; weight: number }>) : []).map((r) => ({ ...r, target: normalizeHost(r.name) || '.' }));
+    const found = published.map((r) => `${r.priority} ${r.weight} ${r.port} ${r.target}`);
+    if (!published.length) return check(kind, 'missing', found, 'srv-missing', `There is no SRV record at ${record.name} (optional; clients following RFC 6186 use it).`);
+    const right = record.value === '.' ? published.every((r) => r.target === '.') : published.some((r) => r.target === hostname && r.port === record.port);
+    if (right) return check(kind, 'ok', found, null, record.value === '.' ? `${record.name} says the service is not offered.` : `${record.name} points at ${hostname} port ${record.port}.`);
+    return check(kind, 'wrong', found, 'srv-wrong', `${record.name} does not point at ${record.value === '.' ? '"." (not offered)' : `${hostname} port ${record.port}`}; clients would connect elsewhere.`);
   }
 }
 

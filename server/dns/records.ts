@@ -1,19 +1,62 @@
-// The DNS records a hosted domain needs: MX, SPF (RFC 7208), DKIM key (RFC 6376 §3.6.1), DMARC (RFC 7489) and the ownership TXT record.
+// The DNS records a hosted domain needs: MX, SPF (RFC 7208), DKIM key (RFC 6376 §3.6.1), DMARC (RFC 7489) and the
+// ownership TXT record; and the ones that let mail clients configure themselves: autoconfig/autodiscover names and
+// RFC 6186 SRV records (with RFC 8314 §5.1's _submissions).
 import crypto from 'node:crypto';
+import type { Config } from '../config/schema.js';
 import type { Domain } from '../db/schema.js';
 
-export type DnsRecordKind = 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP';
+export type ClientServiceKind = 'SRV_IMAPS' | 'SRV_IMAP' | 'SRV_POP3S' | 'SRV_POP3' | 'SRV_SUBMISSIONS' | 'SRV_SUBMISSION';
+export type DnsRecordKind = 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP' | 'AUTOCONFIG' | 'AUTODISCOVER' | ClientServiceKind;
 
 /** One record the domain's owner sets at their DNS provider; `note` is English, the UI translates by `kind`. */
 export interface DnsRecord {
   kind: DnsRecordKind;
-  type: 'MX' | 'TXT';
+  type: 'MX' | 'TXT' | 'CNAME' | 'SRV';
   /** owner name, fully qualified, without the trailing dot */
   name: string;
-  /** MX: the exchange host; TXT: the whole text (providers split it into 255-byte strings themselves) */
+  /** MX: the exchange host; TXT: the whole text (providers split it into 255-byte strings themselves); CNAME: the
+   * target; SRV: the target host, or "." for a service that is not offered (RFC 2782) */
   value: string;
+  /** MX and SRV priority (lower is preferred) */
   priority?: number;
+  /** SRV weight and port */
+  weight?: number;
+  port?: number;
+  /** false: recommended, mail flows without it (clients only find their settings less easily) */
+  required: boolean;
   note: string;
+}
+
+/** Listener name -> bound or configured port, null when it is switched off (port -1); absent when unknown. */
+export type ClientListeners = Partial<Record<'imaps' | 'imap' | 'pop3s' | 'pop3' | 'submissions' | 'submission', number | null>>;
+
+/**
+ * RFC 6186 services and the listener behind each. Priorities across IMAP and POP3 are comparable (RFC 6186 §3.4):
+ * IMAP is preferred, and implicit TLS before STARTTLS (RFC 8314 §5.1).
+ */
+export const CLIENT_SERVICES: ReadonlyArray<{ kind: ClientServiceKind; label: string; listener: keyof ClientListeners; priority: number }> = [
+  { kind: 'SRV_IMAPS', label: '_imaps._tcp', listener: 'imaps', priority: 0 },
+  { kind: 'SRV_IMAP', label: '_imap._tcp', listener: 'imap', priority: 10 },
+  { kind: 'SRV_POP3S', label: '_pop3s._tcp', listener: 'pop3s', priority: 20 },
+  { kind: 'SRV_POP3', label: '_pop3._tcp', listener: 'pop3', priority: 30 },
+  { kind: 'SRV_SUBMISSIONS', label: '_submissions._tcp', listener: 'submissions', priority: 0 },
+  { kind: 'SRV_SUBMISSION', label: '_submission._tcp', listener: 'submission', priority: 10 }
+];
+
+/** The client listeners as configured (the CLI, which does not see a running server): port 0 means unknown. */
+export function configuredListeners(config: Config): ClientListeners {
+  const listeners: ClientListeners = {};
+  for (const { listener } of CLIENT_SERVICES) {
+    const port = config[listener].port;
+    if (port !== 0) listeners[listener] = port < 0 ? null : port;
+  }
+  return listeners;
+}
+
+/** A record's data as zone files and most DNS provider forms write it. */
+export function recordData(record: DnsRecord): string {
+  if (record.type === 'SRV') return `${record.priority} ${record.weight} ${record.port} ${record.value}`;
+  return record.priority === undefined ? record.value : `${record.priority} ${record.value}`;
 }
 
 export const MX_PRIORITY = 10;
@@ -36,11 +79,44 @@ export function dkimRecordName(domain: Domain): string {
   return `${domain.dkim_selector}._domainkey.${domain.name}`; // RFC 6376 §3.6.2.1
 }
 
-export function expectedRecords(domain: Domain, hostnameInput: string): DnsRecord[] {
+/**
+ * The records to set. With `clients` (the listeners mail clients use) also the optional ones that let clients find
+ * their settings: autoconfig and autodiscover names pointing at this server, and an SRV record per service.
+ */
+export function expectedRecords(domain: Domain, hostnameInput: string, clients?: ClientListeners): DnsRecord[] {
   const hostname = normalizeHost(hostnameInput);
+  return [...mailRecords(domain, hostname), ...(clients ? clientRecords(domain, hostname, clients) : [])];
+}
+
+function clientRecords(domain: Domain, hostname: string, clients: ClientListeners): DnsRecord[] {
+  const alias = (kind: 'AUTOCONFIG' | 'AUTODISCOVER', label: string, client: string, path: string): DnsRecord => ({
+    kind,
+    type: 'CNAME',
+    name: `${label}.${domain.name}`,
+    value: hostname,
+    required: false,
+    note:
+      `${client} looks up ${label}.${domain.name}${path} to set up accounts by itself. The name must reach this server's ` +
+      'HTTP port as port 80 and 443 (a reverse proxy with a certificate for the name, or http.port 80).'
+  });
+  const services = CLIENT_SERVICES.flatMap(({ kind, label, listener, priority }): DnsRecord[] => {
+    const port = clients[listener];
+    if (port === undefined) return [];
+    const name = `${label}.${domain.name}`;
+    if (port === null) {
+      // RFC 6186 §4: a service that is not offered is published with the target "."
+      return [{ kind, type: 'SRV', name, value: '.', priority: 0, weight: 0, port: 0, required: false, note: `Tells mail clients that ${label.slice(1, label.indexOf('.'))} is not offered for ${domain.name}.` }];
+    }
+    return [{ kind, type: 'SRV', name, value: hostname, priority, weight: 1, port, required: false, note: `Mail clients that follow RFC 6186 find ${label.slice(1, label.indexOf('.'))} at ${hostname} port ${port}.` }];
+  });
+  return [alias('AUTOCONFIG', 'autoconfig', 'Thunderbird', '/mail/config-v1.1.xml'), alias('AUTODISCOVER', 'autodiscover', 'Outlook', '/autodiscover/autodiscover.xml'), ...services];
+}
+
+function mailRecords(domain: Domain, hostname: string): DnsRecord[] {
   return [
     {
       kind: 'MX',
+      required: true,
       type: 'MX',
       name: domain.name,
       value: hostname,
@@ -49,6 +125,7 @@ export function expectedRecords(domain: Domain, hostnameInput: string): DnsRecor
     },
     {
       kind: 'SPF',
+      required: true,
       type: 'TXT',
       name: domain.name,
       // `mx` authorises exactly the hosts the MX record names (this server) and follows the MX if it moves; `-all`
@@ -61,6 +138,7 @@ export function expectedRecords(domain: Domain, hostnameInput: string): DnsRecor
     },
     {
       kind: 'DKIM',
+      required: true,
       type: 'TXT',
       name: dkimRecordName(domain),
       value: `v=DKIM1; k=rsa; p=${dkimPublicKeyBase64(domain.dkim_public_key)}`,
@@ -70,6 +148,7 @@ export function expectedRecords(domain: Domain, hostnameInput: string): DnsRecor
     },
     {
       kind: 'DMARC',
+      required: true,
       type: 'TXT',
       name: `_dmarc.${domain.name}`,
       // Strict alignment holds because this server signs with d=<domain> and sends with a <domain> envelope sender;
@@ -81,6 +160,7 @@ export function expectedRecords(domain: Domain, hostnameInput: string): DnsRecor
     },
     {
       kind: 'OWNERSHIP',
+      required: true,
       type: 'TXT',
       name: `${OWNERSHIP_LABEL}.${domain.name}`,
       value: `${OWNERSHIP_PREFIX}${domain.verification_token}`,

@@ -12,6 +12,7 @@ import type { HttpContext } from './context.js';
 import { errors, toHttpError } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { accountRoutes } from './routes/accounts.js';
+import { autoconfigRoutes } from './routes/autoconfig.js';
 import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
@@ -130,6 +131,8 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     const detach = options.https.attach(app.server as unknown as tls.Server);
     app.addHook('onClose', async () => detach());
   }
+  // client autoconfiguration at the root (Thunderbird, Outlook) and the per-account Apple profile under /api/v1
+  await app.register(autoconfigRoutes(ctx));
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
   registerAdminUi(app);
   await app.ready();

@@ -1,5 +1,6 @@
 // What a mail client needs to connect to an account: servers, ports, encryption, user name (the full address).
 import { displayAddress } from '../directory/address.js';
+import type { ClientListeners } from '../dns/records.js';
 
 export type ClientProtocol = 'imap' | 'pop3' | 'smtp';
 /** STARTTLS on a plain port, or TLS from the first byte (RFC 8314 prefers the latter) */
@@ -38,6 +39,13 @@ export const LISTENER_ENDPOINTS: Record<string, Omit<ClientEndpoint, 'port'>> = 
 /** The client-facing endpoints among bound listeners, implicit TLS first (RFC 8314 §3). */
 export function endpointsOf(listening: Record<string, number | undefined>): ClientEndpoint[] {
   return Object.entries(LISTENER_ENDPOINTS).flatMap(([name, endpoint]) => (listening[name] === undefined ? [] : [{ ...endpoint, port: listening[name]! }]));
+}
+
+/** Every client listener with its bound port, or null when it does not run: what the DNS records page publishes. */
+export function listenerPorts(endpoints: ClientEndpoint[]): ClientListeners {
+  return Object.fromEntries(
+    Object.entries(LISTENER_ENDPOINTS).map(([name, e]) => [name, endpoints.find((x) => x.protocol === e.protocol && x.security === e.security)?.port ?? null])
+  );
 }
 
 export function clientSettings(address: string, host: string, endpoints: ClientEndpoint[]): ClientSettings {

@@ -13,6 +13,8 @@ import { ImapError } from './errors.js';
 import { CommandParser, type ImapCommand, type ParserEvent } from './parser.js';
 import type { SelectedMailbox } from './selected.js';
 import type { LoginLimiter } from '../auth/rate-limit.js';
+import { loginAllowed } from '../auth/login.js';
+import { upgradeToTls } from '../net/listener.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -118,11 +120,7 @@ export class ImapSession {
 
   /** LOGIN/AUTHENTICATE are refused before TLS unless the configuration allows plaintext here. */
   get loginDisabled(): boolean {
-    if (this.secure) return false;
-    const mode = this.config.imap.plaintextLogin;
-    if (mode === 'always') return false;
-    if (mode === 'never') return true;
-    return !(net.isIP(this.remoteAddress) && (this.remoteAddress.startsWith('127.') || this.remoteAddress === '::1'));
+    return !loginAllowed(this.config.imap.plaintextLogin, this.secure, this.remoteAddress);
   }
 
   get utf8(): boolean {
@@ -373,18 +371,13 @@ export class ImapSession {
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
-    // the certificate current at this handshake (it is swapped when the files change or ACME renews it)
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.services.tls.secureContext() });
+    const { socket: secure, ready } = upgradeToTls(plain, this.ctx.services.tls);
     this.socket = secure;
     this.secure = true;
     this.parser = new CommandParser(parserLimits(this.config.imap.appendLimit, false), { literalPlus: true });
     this.queue.length = 0;
     this.attach(secure);
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => resolve());
-      secure.once('close', () => resolve());
-    });
+    await ready;
   }
 
   /** COMPRESS=DEFLATE (RFC 4978): everything after the tagged OK is raw deflate in both directions. */

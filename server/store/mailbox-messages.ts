@@ -171,6 +171,24 @@ export async function expungeDeleted(tx: Tx, mailbox: Mailbox, ranges?: UidRange
   return removeMessages(tx, mailbox, selected);
 }
 
+/** Removes the messages with these UIDs whatever their flags (POP3 QUIT, RFC 1939 §6); UIDs already gone are skipped. */
+export async function removeUids(tx: Tx, mailbox: Mailbox, uids: number[]): Promise<{ uids: number[]; modseq: number; freed: string[] }> {
+  const wanted = new Set(uids);
+  const rows = uids.length ? await tx.selectFrom('messages').select(['id', 'uid', 'size', 'blob_id']).where('mailbox_id', '=', mailbox.id).orderBy('uid').execute() : [];
+  return removeMessages(tx, mailbox, rows.filter((r) => wanted.has(r.uid)));
+}
+
+/** Ascending UIDs as the fewest inclusive ranges. */
+export function uidRanges(uids: number[]): UidRanges {
+  const ranges: UidRanges = [];
+  for (const uid of [...uids].sort((a, b) => a - b)) {
+    const last = ranges[ranges.length - 1];
+    if (last && uid <= last[1] + 1) last[1] = Math.max(last[1], uid);
+    else ranges.push([uid, uid]);
+  }
+  return ranges;
+}
+
 export interface CopyResult {
   /** UIDs in the source, ascending, and the UIDs they got in the target (RFC 4315 COPYUID) */
   sourceUids: number[];

@@ -7,10 +7,13 @@ import { buildEnvelope, type Envelope } from './envelope.js';
 import { parseMessage, type MimePart } from './mime.js';
 import { extractSearchFields, type SearchFields } from './search-text.js';
 import { deliveryMailbox } from './mailboxes.js';
+import { crlfSize } from './crlf.js';
 
 /** What is computed from the raw bytes once, before the delivery transaction. */
 export interface PreparedMessage {
   size: number;
+  /** size with CRLF line endings (POP3), see crlf.ts */
+  wireSize: number;
   envelope: Envelope;
   structure: MimePart;
   search: SearchFields;
@@ -20,6 +23,7 @@ export function prepareMessage(raw: Buffer): PreparedMessage {
   const structure = parseMessage(raw);
   return {
     size: raw.length,
+    wireSize: crlfSize(raw),
     envelope: buildEnvelope(structure.headers),
     structure,
     search: extractSearchFields(raw, structure)
@@ -61,7 +65,7 @@ export async function storeMessage(
 ): Promise<StoredMessage[]> {
   const stored: StoredMessage[] = [];
   if (!targets.length) return stored;
-  const num = await addBlobReferences(tx, blob, targets.length);
+  const num = await addBlobReferences(tx, { ...blob, wireSize: prepared.wireSize }, targets.length);
   await indexBlobText(tx, num, prepared.search);
   const envelope = JSON.stringify(prepared.envelope);
   const bodystructure = serializeStructure(prepared.structure);
@@ -108,28 +112,38 @@ async function indexBlobText(tx: Tx, num: number, search: SearchFields): Promise
   await sql`INSERT INTO message_text (rowid, headers, body) VALUES (${num}, ${search.headers}, ${search.body})`.execute(tx);
 }
 
-/** Counts new references to a blob, creating its row on first use; returns the blob's integer key. */
-export async function addBlobReferences(tx: Tx, blob: { id: string; size: number }, count: number): Promise<number> {
+/**
+ * Counts new references to a blob, creating its row on first use; returns the blob's integer key. The wire size, when
+ * known, fills a row that lacks it (a queue entry may have created the row in the same transaction).
+ */
+export async function addBlobReferences(tx: Tx, blob: { id: string; size: number; wireSize?: number }, count: number): Promise<number> {
+  const wireSize = blob.wireSize ?? null;
   const row = await tx
     .insertInto('blobs')
-    .values({ id: blob.id, size: blob.size, refcount: count, created_at: Date.now() })
-    .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ refcount: eb('blobs.refcount', '+', count) })))
+    .values({ id: blob.id, size: blob.size, refcount: count, created_at: Date.now(), wire_size: wireSize })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({ refcount: eb('blobs.refcount', '+', count), wire_size: eb.fn.coalesce('blobs.wire_size', eb.val(wireSize)) }))
+    )
     .returning('num')
     .executeTakeFirstOrThrow();
   return row.num;
 }
 
-/** Drops references; rows reaching zero are deleted. Returns the ids whose files may now be unlinked. */
+/**
+ * Drops references; rows reaching zero are deleted. Returns the ids whose files may now be unlinked. One UPDATE per
+ * blob, then the rows that reached zero found and deleted 500 at a time (an expunge or POP3 QUIT of thousands of
+ * messages would otherwise cost four statements per message).
+ */
 export async function dropBlobReferences(tx: Tx, counts: Map<string, number>): Promise<string[]> {
+  for (const [id, n] of counts) await tx.updateTable('blobs').set((eb) => ({ refcount: eb('refcount', '-', n) })).where('id', '=', id).execute();
+  const ids = [...counts.keys()];
   const freed: string[] = [];
-  for (const [id, n] of counts) {
-    await tx.updateTable('blobs').set((eb) => ({ refcount: eb('refcount', '-', n) })).where('id', '=', id).execute();
-    const row = await tx.selectFrom('blobs').select(['num', 'refcount']).where('id', '=', id).executeTakeFirst();
-    if (row && row.refcount <= 0) {
-      await sql`DELETE FROM message_text WHERE rowid = ${row.num}`.execute(tx);
-      await tx.deleteFrom('blobs').where('id', '=', id).execute();
-      freed.push(id);
-    }
+  for (let i = 0; i < ids.length; i += 500) {
+    const gone = await tx.selectFrom('blobs').select(['num', 'id']).where('id', 'in', ids.slice(i, i + 500)).where('refcount', '<=', 0).execute();
+    if (!gone.length) continue;
+    await sql`DELETE FROM message_text WHERE rowid IN (${sql.join(gone.map((r) => r.num))})`.execute(tx);
+    await tx.deleteFrom('blobs').where('id', 'in', gone.map((r) => r.id)).execute();
+    freed.push(...gone.map((r) => r.id));
   }
   return freed;
 }

@@ -359,22 +359,45 @@ describe('postfach admin', () => {
   });
 
   it('prints the DNS records to set, and checks them live against the configured DNS server', async () => {
-    const records = json<Array<{ kind: string; type: string; name: string; value: string }>>(await postfach(['admin', 'domain', 'records', 'example.org', '--json']));
+    const records = json<Array<{ kind: string; type: string; name: string; value: string; required: boolean; port?: number; shown: string }>>(
+      await postfach(['admin', 'domain', 'records', 'example.org', '--json'])
+    );
     expect(records.map((r) => `${r.kind} ${r.type} ${r.name}`)).toEqual([
       'MX MX example.org',
       'SPF TXT example.org',
       expect.stringMatching(/^DKIM TXT pf\d{6}\._domainkey\.example\.org$/),
       'DMARC TXT _dmarc.example.org',
-      'OWNERSHIP TXT _postfach.example.org'
+      'OWNERSHIP TXT _postfach.example.org',
+      'AUTOCONFIG CNAME autoconfig.example.org',
+      'AUTODISCOVER CNAME autodiscover.example.org',
+      'SRV_IMAPS SRV _imaps._tcp.example.org',
+      'SRV_IMAP SRV _imap._tcp.example.org',
+      'SRV_POP3S SRV _pop3s._tcp.example.org',
+      'SRV_POP3 SRV _pop3._tcp.example.org',
+      'SRV_SUBMISSIONS SRV _submissions._tcp.example.org',
+      'SRV_SUBMISSION SRV _submission._tcp.example.org'
     ]);
+    expect(records.filter((r) => !r.required).map((r) => r.kind)).toEqual(records.slice(5).map((r) => r.kind));
+    // the configured ports (defaults here), implicit TLS and IMAP preferred
+    const srv = Object.fromEntries(records.filter((r) => r.type === 'SRV').map((r) => [r.kind, r.shown]));
+    expect(srv).toMatchObject({ SRV_IMAPS: expect.stringMatching(/^0 1 1993 \S+ {3}\(optional\)$/), SRV_POP3: expect.stringMatching(/^30 1 1110 /), SRV_SUBMISSIONS: expect.stringMatching(/^0 1 1465 /) });
     const dns = await startDnsServer({ 'example.org': [{ type: 'MX', exchange: 'mx.example.org', priority: 10 }, { type: 'TXT', data: 'v=spf1 mx -all' }], 'mx.example.org': [{ type: 'A', address: '192.0.2.1' }] });
     try {
       const env = { POSTFACH_DATA_DIR: dataDir, POSTFACH_LOG_LEVEL: 'silent', POSTFACH_DNS_SERVERS: dns.address, POSTFACH_HOSTNAME: 'mx.example.org' };
       const check = await runCli(['admin', 'domain', 'check', 'example.org', '--json'], { env });
       // not every record is set: exit code 3, so scripts can wait for DNS
       expect(check.code).toBe(3);
-      const byKind = Object.fromEntries((JSON.parse(check.stdout) as Array<{ kind: string; status: string }>).map((r) => [r.kind, r.status]));
-      expect(byKind).toEqual({ MX: 'ok', SPF: 'ok', DKIM: 'missing', DMARC: 'missing', OWNERSHIP: 'missing' });
+      const statuses = (output: string) => Object.fromEntries((JSON.parse(output) as Array<{ kind: string; status: string; required: boolean }>).filter((r) => r.required).map((r) => [r.kind, r.status]));
+      expect(statuses(check.stdout)).toEqual({ MX: 'ok', SPF: 'ok', DKIM: 'missing', DMARC: 'missing', OWNERSHIP: 'missing' });
+      // every required record set, none of the optional client records: exit 0, the optional ones reported as missing
+      for (const r of records.filter((x) => x.required && x.type === 'TXT' && x.name !== 'example.org')) dns.set(r.name, [{ type: 'TXT', data: r.value }]);
+      const required = await runCli(['admin', 'domain', 'check', 'example.org', '--json'], { env });
+      expect(required.code, required.stdout).toBe(0);
+      const optional = (JSON.parse(required.stdout) as Array<{ kind: string; status: string; required: boolean; problem: string }>).filter((r) => !r.required);
+      expect(optional).toHaveLength(8);
+      expect(new Set(optional.map((r) => `${r.status} ${r.problem}`))).toEqual(new Set(['missing client-name-missing', 'missing srv-missing']));
+      const text = await runCli(['admin', 'domain', 'check', 'example.org'], { env });
+      expect(text.stdout).toMatch(/^SRV_IMAPS\tmissing \(optional\)\t/m);
     } finally {
       await dns.close();
     }

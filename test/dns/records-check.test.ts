@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../server/db/connect.js';
 import type { Domain } from '../../server/db/schema.js';
 import { addDomain } from '../../server/directory/domains.js';
-import { checkDomain, type DomainCheck } from '../../server/dns/check.js';
-import { dkimPublicKeyBase64, expectedRecords } from '../../server/dns/records.js';
+import { checkDomain, needsAttention, type DomainCheck } from '../../server/dns/check.js';
+import { dkimPublicKeyBase64, expectedRecords, recordData } from '../../server/dns/records.js';
 import { createResolver, type DnsResolver } from '../../server/dns/resolver.js';
 import { startDnsServer, type TestDnsServer, type ZoneRecord } from '../helpers/dns-server.js';
 import { actor, tempDir } from '../helpers/server.js';
@@ -275,5 +275,67 @@ describe('checkDomain', () => {
     } finally {
       dns.servfail(NAME, false);
     }
+  });
+});
+
+describe('client autoconfiguration records (optional)', () => {
+  const CLIENTS = { imaps: 993, imap: 143, pop3s: 995, pop3: null, submissions: 465, submission: 587 };
+
+  it('lists CNAMEs for autoconfig and autodiscover and an RFC 6186 SRV record per service, "." for one switched off', () => {
+    const records = expectedRecords(domain, HOST, CLIENTS).filter((r) => !r.required);
+    expect(records.map((r) => [r.kind, r.type, r.name, recordData(r)])).toEqual([
+      ['AUTOCONFIG', 'CNAME', `autoconfig.${NAME}`, HOST],
+      ['AUTODISCOVER', 'CNAME', `autodiscover.${NAME}`, HOST],
+      ['SRV_IMAPS', 'SRV', `_imaps._tcp.${NAME}`, `0 1 993 ${HOST}`],
+      ['SRV_IMAP', 'SRV', `_imap._tcp.${NAME}`, `10 1 143 ${HOST}`],
+      ['SRV_POP3S', 'SRV', `_pop3s._tcp.${NAME}`, `20 1 995 ${HOST}`],
+      ['SRV_POP3', 'SRV', `_pop3._tcp.${NAME}`, '0 0 0 .'],
+      ['SRV_SUBMISSIONS', 'SRV', `_submissions._tcp.${NAME}`, `0 1 465 ${HOST}`],
+      ['SRV_SUBMISSION', 'SRV', `_submission._tcp.${NAME}`, `10 1 587 ${HOST}`]
+    ]);
+    expect(expectedRecords(domain, HOST, { imaps: 993 }).filter((r) => r.type === 'SRV').map((r) => r.kind)).toEqual(['SRV_IMAPS']);
+  });
+
+  it('checks them: ok when set, ok by address, wrong target or port, missing; the required records are unaffected', async () => {
+    const srv = (port: number, target = HOST) => [{ type: 'SRV' as const, priority: 0, weight: 1, port, target }];
+    load({
+      ...goodZone(),
+      [`autoconfig.${NAME}`]: [{ type: 'CNAME', target: HOST }],
+      [`autodiscover.${NAME}`]: [{ type: 'A', address: '198.51.100.9' }],
+      [`_imaps._tcp.${NAME}`]: srv(993),
+      [`_imap._tcp.${NAME}`]: srv(1143),
+      [`_pop3s._tcp.${NAME}`]: srv(995, 'mail.provider.test'),
+      [`_submissions._tcp.${NAME}`]: srv(465)
+    });
+    const check = await checkDomain(resolver, domain, HOST, [SERVER_IP], CLIENTS);
+    for (const kind of ['MX', 'SPF', 'DKIM', 'DMARC', 'OWNERSHIP']) expect(record(check, kind)).toMatchObject({ status: 'ok', required: true });
+    const optional = Object.fromEntries(check.records.filter((r) => !r.required).map((r) => [r.kind, `${r.status} ${r.problem}`]));
+    expect(optional).toEqual({
+      AUTOCONFIG: 'ok null',
+      AUTODISCOVER: 'wrong client-name-not-this-server',
+      SRV_IMAPS: 'ok null',
+      SRV_IMAP: 'wrong srv-wrong',
+      SRV_POP3S: 'wrong srv-wrong',
+      SRV_POP3: 'missing srv-missing',
+      SRV_SUBMISSIONS: 'ok null',
+      SRV_SUBMISSION: 'missing srv-missing'
+    });
+    expect(record(check, 'SRV_IMAP').found).toEqual([`0 1 1143 ${HOST}`]);
+    expect(needsAttention(check)).toBe(false);
+
+    load({ ...goodZone(), [`autodiscover.${NAME}`]: [{ type: 'A', address: SERVER_IP }] });
+    const byAddress = await checkDomain(resolver, domain, HOST, [SERVER_IP], CLIENTS);
+    expect(record(byAddress, 'AUTODISCOVER')).toMatchObject({ status: 'ok', found: [SERVER_IP] });
+    expect(record(byAddress, 'AUTOCONFIG')).toMatchObject({ status: 'missing', problem: 'client-name-missing' });
+  });
+
+  it('a missing required record still needs attention; a domain that does not resolve marks the optional ones too', async () => {
+    load({ ...goodZone(), [`_dmarc.${NAME}`]: [] });
+    expect(needsAttention(await checkDomain(resolver, domain, HOST, [SERVER_IP], CLIENTS))).toBe(true);
+    load({});
+    const gone = await checkDomain(resolver, domain, HOST, [SERVER_IP], CLIENTS);
+    expect(gone.resolves).toBe(false);
+    expect(gone.records).toHaveLength(13);
+    expect(gone.records.filter((r) => !r.required).every((r) => r.problem === 'domain-does-not-resolve')).toBe(true);
   });
 });

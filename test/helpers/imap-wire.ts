@@ -15,8 +15,14 @@ export class ImapWire {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | null = null;
   closed = false;
+  /** the server's first line */
+  greeting = '';
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(
+    readonly socket: net.Socket,
+    /** false for protocols without literals (POP3): a line ending in {n} is just a line */
+    private readonly literals = true
+  ) {
     socket.on('data', (chunk: Buffer) => {
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
       this.waiter?.();
@@ -28,14 +34,14 @@ export class ImapWire {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, options: { tls?: boolean; host?: string } = {}): Promise<ImapWire> {
+  static async connect(port: number, options: { tls?: boolean; host?: string; literals?: boolean } = {}): Promise<ImapWire> {
     const host = options.host ?? '127.0.0.1';
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = options.tls ? tls.connect({ port, host, rejectUnauthorized: false }, () => resolve(s)) : net.connect({ port, host }, () => resolve(s));
       s.once('error', reject);
     });
-    const wire = new ImapWire(socket);
-    await wire.readLine();
+    const wire = new ImapWire(socket, options.literals);
+    wire.greeting = await wire.readLine();
     return wire;
   }
 
@@ -64,7 +70,7 @@ export class ImapWire {
     for (;;) {
       const nl = this.buffer.indexOf('\r\n', start);
       if (nl >= 0) {
-        const m = /\{(\d+)\+?\}$/.exec(this.buffer.toString('latin1', Math.max(start, nl - 24), nl));
+        const m = this.literals && /\{(\d+)\+?\}$/.exec(this.buffer.toString('latin1', Math.max(start, nl - 24), nl));
         if (m) {
           const need = nl + 2 + Number(m[1]);
           if (this.buffer.length >= need) {

@@ -34,8 +34,20 @@ describe('admin API: domains, accounts, routing', () => {
   it('adds a domain and returns the DNS records to set', async () => {
     const response = await owner.post('/api/v1/domains', { name: 'Firma.DE' });
     expect(response.status).toBe(201);
-    const kinds = response.body.records.map((r: { kind: string; type: string; name: string }) => `${r.kind} ${r.type} ${r.name}`);
+    type Shown = { kind: string; type: string; name: string; value: string; port?: number; required: boolean };
+    const records: Shown[] = response.body.records;
+    const kinds = records.filter((r) => r.required).map((r) => `${r.kind} ${r.type} ${r.name}`);
     expect(kinds).toEqual(['MX MX firma.de', 'SPF TXT firma.de', `DKIM TXT ${response.body.domain.dkimSelector}._domainkey.firma.de`, 'DMARC TXT _dmarc.firma.de', 'OWNERSHIP TXT _postfach.firma.de']);
+    // then the optional client records with the ports as bound; POP3 does not run here, so its SRV records say "."
+    const srv = Object.fromEntries(records.filter((r) => r.type === 'SRV').map((r) => [r.kind, `${r.port} ${r.value}`]));
+    expect(srv).toEqual({
+      SRV_IMAPS: `${server.ports.imaps} mx.postfach.test`,
+      SRV_IMAP: `${server.ports.imap} mx.postfach.test`,
+      SRV_POP3S: '0 .',
+      SRV_POP3: '0 .',
+      SRV_SUBMISSIONS: `${server.ports.submissions} mx.postfach.test`,
+      SRV_SUBMISSION: `${server.ports.submission} mx.postfach.test`
+    });
     expect(response.body.records[0]).toMatchObject({ value: 'mx.postfach.test', priority: 10 });
     expect(response.body.records[2].value).toMatch(/^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{300,}$/);
     expect((await owner.post('/api/v1/domains', { name: 'firma.de' })).body.error).toMatchObject({ status: 409, field: 'name' });

@@ -54,6 +54,8 @@ beforeAll(async () => {
       'submissions.port': 0,
       'imap.port': 0,
       'imaps.port': 0,
+      'pop3.port': 0,
+      'pop3s.port': 0,
       'http.port': 0,
       'http.tls': true,
       'tls.cert': path.join(dir, 'cert.pem'),
@@ -68,6 +70,8 @@ beforeAll(async () => {
     ['submissions', p.submissions!, undefined],
     ['imap', p.imap!, 'imap'],
     ['imaps', p.imaps!, undefined],
+    ['pop3', p.pop3!, 'pop3'],
+    ['pop3s', p.pop3s!, undefined],
     ['https', p.http!, undefined]
   ];
 });
@@ -104,9 +108,10 @@ describe('certificate files replaced under a running server', () => {
     expect(await fingerprints()).toEqual(everywhere(pairs[1].fingerprint));
   });
 
-  it.skipIf(!hasOpenssl)(`shows the new certificate to openssl s_client with its own STARTTLS for SMTP and IMAP${hasOpenssl ? '' : ' (skipped: openssl is not installed)'}`, async () => {
+  it.skipIf(!hasOpenssl)(`shows the new certificate to openssl s_client with its own STARTTLS for SMTP, IMAP and POP3${hasOpenssl ? '' : ' (skipped: openssl is not installed)'}`, async () => {
     expect(await opensslFingerprint(server.ports.smtp!, 'smtp')).toBe(pairs[1].fingerprint);
     expect(await opensslFingerprint(server.ports.imap!, 'imap')).toBe(pairs[1].fingerprint);
+    expect(await opensslFingerprint(server.ports.pop3!, 'pop3')).toBe(pairs[1].fingerprint);
     expect(await opensslFingerprint(server.ports.submissions!)).toBe(pairs[1].fingerprint);
   });
 

@@ -4,6 +4,7 @@ import { listAccounts } from '../../directory/accounts.js';
 import { addDomain, clearCatchAll, listDomains, removeDomain, requireDomain, setCatchAll } from '../../directory/domains.js';
 import { checkDomain } from '../../dns/check.js';
 import { expectedRecords } from '../../dns/records.js';
+import { listenerPorts } from '../client-settings.js';
 import { actorOf, type HttpContext } from '../context.js';
 import { addressString, domainParams, objectSchema } from '../schemas.js';
 import { domainView } from '../views.js';
@@ -13,7 +14,7 @@ export function domainRoutes(ctx: HttpContext) {
     const { db, config, resolver } = ctx.services;
     const withRecords = async (name: string) => {
       const domain = await requireDomain(db, name);
-      return { domain: domainView(domain, (await listAccounts(db, domain.name)).length), records: expectedRecords(domain, config.hostname) };
+      return { domain: domainView(domain, (await listAccounts(db, domain.name)).length), records: expectedRecords(domain, config.hostname, listenerPorts(ctx.endpoints())) };
     };
 
     app.get('/domains', { config: { access: 'admin' }, schema: { summary: 'Hosted domains with their number of accounts', tags: ['domains'] } }, async () => {
@@ -58,12 +59,13 @@ export function domainRoutes(ctx: HttpContext) {
         config: { access: 'admin' },
         schema: {
           summary: 'Live DNS check: each record ok / missing / wrong / error, with what was found and what is expected',
-          description: 'Problems have stable codes, e.g. domain-does-not-resolve, no-mx, spf-not-including-this-server.',
+          description:
+            'Problems have stable codes, e.g. domain-does-not-resolve, no-mx, spf-not-including-this-server. Records with required: false (autoconfig, autodiscover, SRV) only help mail clients find their settings.',
           tags: ['domains'],
           params: domainParams
         }
       },
-      async (request) => checkDomain(resolver, await requireDomain(db, request.params.name), config.hostname)
+      async (request) => checkDomain(resolver, await requireDomain(db, request.params.name), config.hostname, undefined, listenerPorts(ctx.endpoints()))
     );
 
     app.put<{ Params: { name: string }; Body: { target: string } }>(

@@ -1,0 +1,402 @@
+// One POP3 connection (RFC 1939): AUTHORIZATION -> TRANSACTION -> UPDATE, line reading with a length limit,
+// pipelined commands answered in order (RFC 2449 §6.6), STLS (RFC 2595), the maildrop lock, autologout, and the end
+// of the session when an administrator closes the account.
+import crypto from 'node:crypto';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { LoginLimiter } from '../auth/rate-limit.js';
+import { loginAllowed } from '../auth/login.js';
+import type { Account } from '../db/schema.js';
+import type { Logger } from '../log/logger.js';
+import { clientAddress, upgradeToTls } from '../net/listener.js';
+import type { Services } from '../services.js';
+import type { Maildrop, MaildropMessage } from '../store/maildrop.js';
+import { malformed, Pop3Error, refuse } from './errors.js';
+
+export type Pop3State = 'authorization' | 'transaction' | 'update';
+
+export interface Pop3Context {
+  services: Services;
+  limiter: LoginLimiter;
+  log: Logger;
+  /** open sessions of every POP3 listener, for shutdown */
+  sessions: Set<Pop3Session>;
+  /** maildrop locks (RFC 1939 §8 PASS): account id -> the session in TRANSACTION state on it */
+  locks: Map<number, Pop3Session>;
+  /** STALE_LOCK_MS; tests shorten it */
+  staleLockMs: number;
+}
+
+export interface Pop3Command {
+  /** the keyword, upper-cased */
+  name: string;
+  /** arguments separated by single spaces (RFC 1939 §3) */
+  args: string[];
+  /** everything after the keyword and one space: PASS takes it whole, spaces included (RFC 1939 §7) */
+  rest: string;
+}
+
+export interface CommandSpec {
+  states: Pop3State[];
+  /** the text of the +OK line, or nothing when the handler wrote its whole response itself */
+  handler(session: Pop3Session, command: Pop3Command): Promise<string | void>;
+}
+
+/**
+ * Longest line read, line ending included. RFC 2449 §4 keeps commands within 255 octets, but a PASS line carries a password
+ * of up to 1024 octets and an AUTH PLAIN response its base64 (~1.8 KB with a long address); longer is never needed.
+ */
+export const MAX_LINE = 4096;
+/** Malformed, unknown or misplaced commands in a row before the connection is dropped. */
+const MAX_BAD_COMMANDS = 10;
+/** Lines read ahead of the command running before the socket is paused (pipelining backpressure). */
+const MAX_QUEUED = 64;
+/**
+ * A maildrop lock whose session has sent nothing for this long and is not busy answering is taken over by a new
+ * login: a client whose connection died silently (a phone leaving Wi-Fi, a NAT timeout) would otherwise lock its
+ * user out until the autologout. POP3 clients never pause a minute within a session.
+ */
+export const STALE_LOCK_MS = 60_000;
+
+type InputEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
+
+export class Pop3Session {
+  readonly id = crypto.randomBytes(6).toString('hex');
+  state: Pop3State = 'authorization';
+  account: Account | null = null;
+  /** the name given with USER, waiting for PASS */
+  user: string | null = null;
+  maildrop: Maildrop | null = null;
+  /** message numbers marked by DELE (RFC 1939 §5: applied only in the UPDATE state) */
+  readonly deleted = new Set<number>();
+  /** message numbers sent whole by RETR */
+  readonly retrieved = new Set<number>();
+  readonly log: Logger;
+  readonly remoteAddress: string;
+  secure: boolean;
+
+  private socket: net.Socket | tls.TLSSocket;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private discarding = false;
+  private readonly queue: InputEvent[] = [];
+  private lineWaiter: ((line: string | null) => void) | null = null;
+  private processing = false;
+  private badCommands = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private closed = false;
+  private lastInput = Date.now();
+
+  constructor(
+    readonly ctx: Pop3Context,
+    socket: net.Socket | tls.TLSSocket,
+    private readonly commands: ReadonlyMap<string, CommandSpec>,
+    secure: boolean
+  ) {
+    this.socket = socket;
+    this.secure = secure;
+    this.remoteAddress = clientAddress(socket);
+    this.log = ctx.log.child({ cid: this.id, ip: this.remoteAddress });
+    this.attach(socket);
+    this.resetIdleTimer();
+  }
+
+  get config() {
+    return this.ctx.services.config;
+  }
+
+  /** USER/PASS and AUTH are offered and accepted here (pop3.plaintextLogin before STLS). */
+  get loginAllowed(): boolean {
+    return loginAllowed(this.config.pop3.plaintextLogin, this.secure, this.remoteAddress);
+  }
+
+  greet(): void {
+    // no APOP timestamp: APOP needs the password in clear on the server (RFC 1939 §7), which argon2id hashes rule out
+    this.write('+OK Postfach POP3 ready\r\n');
+  }
+
+  // ---- output -------------------------------------------------------------------------------------------
+
+  /** Writes and tells whether the socket buffer is below its high-water mark. */
+  write(data: string | Buffer): boolean {
+    if (this.closed) return false;
+    return this.socket.write(data);
+  }
+
+  /** Waits until buffered output drained (a long RETR; before each command). */
+  async drain(): Promise<void> {
+    if (this.closed || !this.socket.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
+  /** A multi-line response (RFC 1939 §3): +OK line, lines (dot-stuffed), "." */
+  writeList(status: string, lines: string[]): void {
+    const body = lines.map((l) => (l.startsWith('.') ? '.' + l : l) + '\r\n').join('');
+    this.write(`+OK ${status}\r\n${body}.\r\n`);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- input --------------------------------------------------------------------------------------------
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', (chunk: Buffer) => this.input(chunk));
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Splits input into lines; a line past MAX_LINE is dropped as it arrives (never buffered) and answered once. */
+  private input(chunk: Buffer): void {
+    if (this.closed) return;
+    this.resetIdleTimer();
+    this.lastInput = Date.now();
+    let start = 0;
+    for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, lf);
+      start = lf + 1;
+      if (this.discarding || this.pendingBytes + piece.length + 1 > MAX_LINE) {
+        this.discarding = false;
+        this.resetLine();
+        this.deliver({ kind: 'too-long' });
+        continue;
+      }
+      const bytes = this.pending.length ? Buffer.concat([...this.pending, piece]) : piece;
+      this.resetLine();
+      // RFC 1939 §3: lines end with CRLF; a bare LF is taken as well, as most servers do
+      const end = bytes.length && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+      this.deliver({ kind: 'line', line: bytes.toString('utf8', 0, end) });
+    }
+    const tail = chunk.subarray(start);
+    if (tail.length && !this.discarding) {
+      if (this.pendingBytes + tail.length + 1 > MAX_LINE) {
+        this.discarding = true;
+        this.resetLine();
+      } else {
+        this.pending.push(tail);
+        this.pendingBytes += tail.length;
+      }
+    }
+    if (this.queue.length > MAX_QUEUED) this.socket.pause();
+    void this.process();
+  }
+
+  private resetLine(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private deliver(event: InputEvent): void {
+    if (this.lineWaiter) {
+      const waiter = this.lineWaiter;
+      this.lineWaiter = null;
+      waiter(event.kind === 'line' ? event.line : '');
+    } else this.queue.push(event);
+  }
+
+  /** The next line from the client (a SASL response); null when the connection closed. */
+  readLine(): Promise<string | null> {
+    const event = this.queue.shift();
+    if (event) return Promise.resolve(event.kind === 'line' ? event.line : '');
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+    });
+  }
+
+  private async process(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        const event = this.queue.shift()!;
+        if (this.queue.length < MAX_QUEUED / 2 && this.socket.isPaused()) this.socket.resume();
+        // replies the client does not read are not produced ahead without bound
+        await this.drain();
+        if (this.closed) break;
+        if (event.kind === 'too-long') {
+          this.write(`-ERR Line too long (at most ${MAX_LINE} octets)\r\n`);
+          this.countBad();
+        } else await this.run(event.line);
+        // the client's silence is counted from the end of the last response (a long RETR is not silence)
+        if (!this.closed) this.resetIdleTimer();
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private countBad(): void {
+    if (++this.badCommands < MAX_BAD_COMMANDS) return;
+    this.log.info({ bad: this.badCommands }, 'closing: too many bad commands');
+    this.write('-ERR Too many bad commands, closing\r\n');
+    this.end();
+  }
+
+  private async run(line: string): Promise<void> {
+    const space = line.indexOf(' ');
+    const name = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+    const rest = space < 0 ? '' : line.slice(space + 1);
+    const command: Pop3Command = { name, args: rest === '' ? [] : rest.split(' '), rest };
+    try {
+      const spec = this.commands.get(name);
+      if (!spec) throw malformed(name ? 'Unknown command' : 'Empty command');
+      if (!spec.states.includes(this.state)) throw malformed(`${name} is not valid in this state`);
+      const text = await spec.handler(this, command);
+      if (typeof text === 'string') this.write(`+OK ${text}\r\n`);
+      this.badCommands = 0;
+    } catch (err) {
+      if (this.closed) return;
+      if (err instanceof Pop3Error) {
+        this.write(err.line);
+        this.log.info({ command: name.slice(0, 8).replace(/[^A-Z]/g, '?'), code: err.code }, err.message);
+        if (err.bad) this.countBad();
+      } else {
+        this.log.error({ err, command: name }, 'command failed');
+        this.write('-ERR [SYS/TEMP] Internal error, try again\r\n');
+      }
+    }
+  }
+
+  // ---- messages -----------------------------------------------------------------------------------------
+
+  /** The message numbered by the argument (RFC 1939 §5: 1-based, deleted ones excluded). */
+  message(arg: string | undefined): { number: number; message: MaildropMessage } {
+    if (arg === undefined || !/^\d{1,10}$/.test(arg)) throw malformed('Expected a message number');
+    const number = Number(arg);
+    const message = this.maildrop!.messages[number - 1];
+    if (!message) throw refuse(`No message ${number}`);
+    if (this.deleted.has(number)) throw refuse(`Message ${number} is deleted`);
+    return { number, message };
+  }
+
+  /** Message numbers and messages not marked deleted. */
+  *live(): Generator<[number, MaildropMessage]> {
+    const messages = this.maildrop?.messages ?? [];
+    for (let i = 0; i < messages.length; i++) if (!this.deleted.has(i + 1)) yield [i + 1, messages[i]];
+  }
+
+  /** "n messages (m octets)" of what is not marked deleted. */
+  summary(): { count: number; octets: number } {
+    let count = 0;
+    let octets = 0;
+    for (const [, message] of this.live()) {
+      count++;
+      octets += message.size;
+    }
+    return { count, octets };
+  }
+
+  // ---- login and lock -----------------------------------------------------------------------------------
+
+  /**
+   * Takes the maildrop lock for the account; false when another live session holds it (a stale holder, see
+   * STALE_LOCK_MS, is ended without UPDATE). One process holds every lock: several nodes would need them in the database.
+   */
+  lock(account: Account): boolean {
+    const holder = this.ctx.locks.get(account.id);
+    if (holder && holder !== this && !holder.closed) {
+      if (holder.processing || Date.now() - holder.lastInput < this.ctx.staleLockMs) return false;
+      holder.kick('Session replaced by a newer login', 'SYS/TEMP');
+    }
+    this.ctx.locks.set(account.id, this);
+    return true;
+  }
+
+  unlock(): void {
+    if (this.account && this.ctx.locks.get(this.account.id) === this) this.ctx.locks.delete(this.account.id);
+  }
+
+  /** After login: an administrator deactivating, deleting or merging the account ends the session (no UPDATE). */
+  watchAccount(accountId: number): void {
+    this.unsubscribe?.();
+    this.unsubscribe = this.ctx.services.notifier.subscribe(accountId, (change) => {
+      if (change.kind === 'account') this.kick('Account closed by the administrator');
+    });
+  }
+
+  /**
+   * Ends the session from outside (account closed, shutdown) without entering UPDATE: nothing is deleted. Between
+   * commands the client is told why; during a response the connection just closes, so a half-sent message is never
+   * taken for a whole one.
+   */
+  kick(text: string, code: 'SYS/TEMP' | 'SYS/PERM' = 'SYS/PERM'): void {
+    if (this.closed) return;
+    this.log.info({ reason: text }, 'session ended');
+    if (this.processing) {
+      this.socket.destroy();
+      this.onClose();
+      return;
+    }
+    this.write(`-ERR [${code}] ${text}\r\n`);
+    this.end();
+  }
+
+  // ---- STLS ---------------------------------------------------------------------------------------------
+
+  /** RFC 2595 §4: the +OK goes out in clear, then the handshake; lines read ahead of it are discarded. */
+  async startTls(): Promise<void> {
+    const plain = this.socket as net.Socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    const { socket, ready } = upgradeToTls(plain, this.ctx.services.tls);
+    this.socket = socket;
+    this.secure = true;
+    this.queue.length = 0;
+    this.resetLine();
+    this.discarding = false;
+    this.attach(socket);
+    await ready;
+  }
+
+  // ---- ending -------------------------------------------------------------------------------------------
+
+  private resetIdleTimer(): void {
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      let written = this.socket.bytesWritten;
+      // RFC 1939 §3: autologout closes without a response and without entering UPDATE
+      this.idleTimer = setTimeout(() => {
+        // a long RETR to a slow client is not idleness as long as the client keeps reading
+        if (this.processing && this.socket.bytesWritten > written) {
+          written = this.socket.bytesWritten;
+          this.idleTimer!.refresh();
+          return;
+        }
+        this.log.info('autologout: idle for too long');
+        this.socket.destroy();
+        this.onClose();
+      }, this.config.pop3.idleTimeout * 1000);
+      this.idleTimer.unref();
+    }
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.unsubscribe?.();
+    this.lineWaiter?.(null);
+    this.lineWaiter = null;
+    this.unlock();
+    this.ctx.sessions.delete(this);
+  }
+}

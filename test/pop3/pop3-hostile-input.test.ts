@@ -1,0 +1,203 @@
+// Threat: a POP3 client that sends what no honest client sends: endless lines, unknown commands, commands in the wrong
+// state or with bad arguments, malformed SASL, commands injected ahead of the STLS handshake, more connections than
+// allowed, and sessions left open. Each gets a clear -ERR (or a close) and the server keeps serving everyone else.
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LINE } from '../../server/pop3/session.js';
+import { listMessages } from '../../server/store/messages.js';
+import { accountId, storeMail, textMail } from '../helpers/mail-store.js';
+import { Pop3Wire } from '../helpers/pop3-wire.js';
+import { PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+const open: Pop3Wire[] = [];
+const USER = 'info@firma.de';
+
+async function connect(): Promise<Pop3Wire> {
+  const wire = await Pop3Wire.connect(server.ports.pop3!);
+  open.push(wire);
+  return wire;
+}
+
+const plain = (user: string, password: string, authzid = '') => Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64');
+
+beforeAll(async () => {
+  server = await startServer({ overrides: { 'pop3.port': 0, 'pop3.idleTimeout': 1, 'pop3.maxConnectionsPerIp': 5 } });
+  // one account per test: a maildrop lock is released only when the server has seen the previous connection close
+  await provision(server, 'firma.de', ['info', 'befehle', 'pipeline', 'sasl', 'sasl2', 'lager', 'leerlauf']);
+  for (const address of [USER, 'befehle@firma.de', 'pipeline@firma.de', 'sasl@firma.de']) {
+    await storeMail(server, address, textMail('Eins'));
+    await storeMail(server, address, textMail('Zwei'));
+  }
+});
+
+afterAll(async () => {
+  for (const wire of open) wire.close();
+  await server?.close();
+});
+
+describe('line length', () => {
+  it(`answers a line longer than ${MAX_LINE} octets with -ERR and keeps serving; a megabyte without LF gets the same answer`, async () => {
+    const wire = await connect();
+    expect(await wire.send(`USER ${'x'.repeat(MAX_LINE)}`)).toBe(`-ERR Line too long (at most ${MAX_LINE} octets)`);
+    for (let i = 0; i < 16; i++) wire.write('y'.repeat(64 * 1024));
+    expect(await wire.send('')).toBe(`-ERR Line too long (at most ${MAX_LINE} octets)`);
+    // the longest line allowed still works: a PASS with a long password is refused for the password, not the length
+    expect(await wire.send(`USER ${USER}`)).toBe('+OK Send PASS');
+    expect(await wire.send(`PASS ${'p'.repeat(MAX_LINE - 7)}`)).toBe('-ERR [AUTH] Invalid credentials');
+    await wire.login(USER, PASSWORD);
+    expect(await wire.send('STAT')).toMatch(/^\+OK 2 \d+$/);
+    wire.close();
+  });
+});
+
+describe('commands', () => {
+  it('refuses unknown commands and commands in the wrong state; ten bad ones in a row close the connection', async () => {
+    const wire = await connect();
+    expect(await wire.send('STAT')).toBe('-ERR STAT is not valid in this state');
+    expect(await wire.send('RETR 1')).toBe('-ERR RETR is not valid in this state');
+    expect(await wire.send('PASS geheim')).toBe('-ERR Send USER first');
+    expect(await wire.send('XYZZY \x01\x02')).toBe('-ERR Unknown command');
+    expect(await wire.send('')).toBe('-ERR Empty command');
+    expect(await wire.send('APOP info@firma.de c4c9334bac560ecc979e58001b3e22fb')).toBe('-ERR Unknown command');
+    for (let i = 0; i < 3; i++) expect(await wire.send('FOO')).toBe('-ERR Unknown command');
+    expect(await wire.send('FOO')).toBe('-ERR Unknown command');
+    expect(await wire.readLine()).toBe('-ERR Too many bad commands, closing');
+    await wire.closedByServer();
+  });
+
+  it('checks arguments in the TRANSACTION state; USER, PASS and STLS are not valid there', async () => {
+    const wire = await connect();
+    await wire.login('befehle@firma.de', PASSWORD);
+    expect(await wire.send('RETR')).toBe('-ERR RETR takes one message number');
+    expect(await wire.send('RETR eins')).toBe('-ERR Expected a message number');
+    expect(await wire.send('RETR 0')).toBe('-ERR No message 0');
+    expect(await wire.send('RETR 99999999999')).toBe('-ERR Expected a message number');
+    expect(await wire.send('LIST 1 2')).toBe('-ERR LIST takes at most one message number');
+    expect(await wire.send('DELE -1')).toBe('-ERR Expected a message number');
+    expect(await wire.send('TOP 1 x')).toBe('-ERR The number of lines must be a non-negative integer');
+    expect(await wire.send('STAT 1')).toBe('-ERR STAT takes no arguments');
+    expect(await wire.send(`USER ${USER}`)).toBe('-ERR USER is not valid in this state');
+    expect(await wire.send('STLS')).toBe('-ERR STLS is not valid in this state');
+    expect(await wire.send('NOOP')).toBe('+OK Still here');
+    expect(await wire.send('QUIT')).toBe('+OK Postfach POP3 signing off (2 messages left)');
+    await wire.closedByServer();
+  });
+
+  it('answers pipelined commands (RFC 2449 PIPELINING) in order, a RETR among them intact', async () => {
+    const wire = await connect();
+    const size = Buffer.byteLength(textMail('Eins'));
+    wire.write(`USER pipeline@firma.de\r\nPASS ${PASSWORD}\r\nSTAT\r\nLIST 1\r\nRETR 1\r\nBOGUS\r\nDELE 2\r\nRSET\r\nNOOP\r\nQUIT\r\n`);
+    expect(await wire.readLine()).toBe('+OK Send PASS');
+    expect(await wire.readLine()).toMatch(/^\+OK Logged in, 2 messages/);
+    expect(await wire.readLine()).toMatch(/^\+OK 2 \d+$/);
+    expect(await wire.readLine()).toBe(`+OK 1 ${size}`);
+    const retr = await wire.readMulti();
+    expect(retr.status).toBe(`+OK ${size} octets`);
+    expect(retr.lines.join('\r\n') + '\r\n').toBe(textMail('Eins'));
+    expect(await wire.readLine()).toBe('-ERR Unknown command');
+    expect(await wire.readLine()).toBe('+OK Message 2 deleted');
+    expect(await wire.readLine()).toBe('+OK Maildrop has 2 messages (' + (size + Buffer.byteLength(textMail('Zwei'))) + ' octets)');
+    expect(await wire.readLine()).toBe('+OK Still here');
+    expect(await wire.readLine()).toBe('+OK Postfach POP3 signing off (2 messages left)');
+    await wire.closedByServer();
+  });
+});
+
+describe('SASL', () => {
+  it('lists mechanisms for a bare AUTH and refuses unknown mechanisms, bad base64, a cancel and another authzid', async () => {
+    const wire = await connect();
+    expect(await wire.multi('AUTH')).toEqual({ status: '+OK Supported mechanisms follow', lines: ['PLAIN', 'LOGIN'] });
+    expect(await wire.send('AUTH CRAM-MD5')).toBe('-ERR Unsupported mechanism; use PLAIN or LOGIN');
+    expect(await wire.send('AUTH PLAIN !!!')).toBe('-ERR Invalid base64 in the SASL response');
+    expect(await wire.send('AUTH PLAIN')).toBe('+ ');
+    expect(await wire.send('*')).toBe('-ERR Authentication cancelled');
+    expect(await wire.send(`AUTH PLAIN ${plain('sasl@firma.de', PASSWORD, 'lager@firma.de')}`)).toBe('-ERR [AUTH] Invalid credentials');
+    expect(await wire.send('AUTH PLAIN a b c')).toBe('-ERR AUTH takes a mechanism and an optional initial response');
+    expect(await wire.send('AUTH LOGIN')).toBe(`+ ${Buffer.from('Username:').toString('base64')}`);
+    expect(await wire.send(Buffer.from('sasl@firma.de').toString('base64'))).toBe(`+ ${Buffer.from('Password:').toString('base64')}`);
+    expect(await wire.send(Buffer.from(PASSWORD).toString('base64'))).toMatch(/^\+OK Logged in, 2 messages/);
+    wire.close();
+  });
+
+  it('takes AUTH PLAIN with an initial response and after an empty challenge', async () => {
+    const first = await connect();
+    expect(await first.send(`AUTH PLAIN ${plain('Lager@Firma.DE', PASSWORD)}`)).toBe('+OK Logged in, 0 messages (0 octets)');
+    const second = await connect();
+    expect(await second.send('AUTH PLAIN')).toBe('+ ');
+    expect(await second.send(plain('sasl2@firma.de', PASSWORD))).toBe('+OK Logged in, 0 messages (0 octets)');
+    first.close();
+    second.close();
+  });
+});
+
+describe('STLS', () => {
+  it('discards commands pipelined behind STLS instead of running them inside TLS (CVE-2011-0411)', async () => {
+    const socket = net.connect(server.ports.pop3!, '127.0.0.1');
+    const lines: string[] = [];
+    let buffer = '';
+    socket.setEncoding('latin1');
+    const onData = (chunk: string) => {
+      buffer += chunk;
+      let nl;
+      while ((nl = buffer.indexOf('\r\n')) >= 0) {
+        lines.push(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 2);
+      }
+    };
+    socket.on('data', onData);
+    const waitLines = async (n: number) => {
+      for (let i = 0; lines.length < n && i < 200; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await waitLines(1);
+    socket.write(`STLS\r\nUSER ${USER}\r\n`);
+    await waitLines(2);
+    expect(lines).toEqual(['+OK Postfach POP3 ready', '+OK Begin TLS negotiation']);
+    socket.off('data', onData);
+    const secure = tls.connect({ socket, rejectUnauthorized: false });
+    await new Promise((resolve) => secure.once('secureConnect', resolve));
+    const inside: string[] = [];
+    secure.setEncoding('latin1');
+    secure.on('data', (chunk: string) => inside.push(...chunk.split('\r\n').filter(Boolean)));
+    secure.write('PASS geheim\r\n');
+    for (let i = 0; !inside.length && i < 200; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // had the injected USER run, PASS would be checked (and fail as [AUTH]); it was discarded, so PASS has no USER
+    expect(inside).toEqual(['-ERR Send USER first']);
+    secure.destroy();
+  });
+});
+
+describe('limits', () => {
+  it('refuses connections past pop3.maxConnectionsPerIp with -ERR [SYS/TEMP] and closes them', async () => {
+    const held: Pop3Wire[] = [];
+    for (const wire of open.splice(0)) wire.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 5; i++) held.push(await connect());
+    const socket = net.connect(server.ports.pop3!, '127.0.0.1');
+    const reply = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('close', () => resolve(text));
+    });
+    expect(reply).toBe('-ERR [SYS/TEMP] Too many connections, try again later\r\n');
+    held[0].close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const again = await connect();
+    expect(again.greeting).toBe('+OK Postfach POP3 ready');
+    for (const wire of [...held, again]) wire.close();
+  });
+
+  it('closes a silent session after pop3.idleTimeout without a response and without applying its DELE marks', async () => {
+    await storeMail(server, 'leerlauf@firma.de', textMail('Bleibt'));
+    const wire = await connect();
+    await wire.login('leerlauf@firma.de', PASSWORD);
+    expect(await wire.send('DELE 1')).toBe('+OK Message 1 deleted');
+    const started = Date.now();
+    await wire.closedByServer(5000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const messages = await listMessages(server.app.services.db, await accountId(server, 'leerlauf@firma.de'), 'INBOX');
+    expect(messages.map((m) => m.subject)).toEqual(['Bleibt']);
+  });
+});
