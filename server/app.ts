@@ -22,6 +22,7 @@ import { Srs, serverSecret } from './mailauth/srs.js';
 import { QueueRunner } from './queue/runner.js';
 import { SmtpDelivery } from './queue/deliver.js';
 import { createSubmissionServer } from './smtp/submission.js';
+import { ImportRunner, type ImportRunnerOptions } from './importer/runner.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -47,6 +48,8 @@ export interface BuildOptions {
   http?: Pick<HttpOptions, 'now' | 'lifetime'>;
   /** false: listen() leaves the outbound queue stopped (tests that inspect queued entries) */
   queue?: boolean;
+  /** false: listen() leaves the import runner stopped; otherwise its scan and lease intervals (tests shorten them) */
+  imports?: false | Pick<ImportRunnerOptions, 'scanIntervalMs' | 'renewIntervalMs'>;
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -80,6 +83,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   } as Services;
   // the runner needs the services it is part of (it commits DSNs through them)
   services.queue = new QueueRunner(services, new SmtpDelivery(config, resolver, log));
+  services.imports = new ImportRunner(services, { holder: `server:${process.pid}`, ...(options.imports || {}) });
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
   // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
@@ -123,6 +127,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         listening.http = (http.app.server.address() as AddressInfo).port;
       }
       if (options.queue !== false) await services.queue.start();
+      if (options.imports !== false) await services.imports.start();
       return listening;
     },
     async close() {
@@ -131,6 +136,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close()]);
       // after the listeners: attempts running now are recorded before the database closes
       await services.queue.stop();
+      // a running import stops between two messages and resumes from there at the next start
+      await services.imports.stop();
       await database.close();
     }
   };

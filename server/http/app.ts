@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
+import { importRoutes } from './routes/imports.js';
 import { sessionRoutes } from './routes/session.js';
 import { SETUP_PAGE_CSP, setupPage } from './setup-page.js';
 
@@ -102,6 +103,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(routingRoutes(ctx));
       await api.register(adminRoutes(ctx));
       await api.register(queueRoutes(ctx));
+      await api.register(importRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );
