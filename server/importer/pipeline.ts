@@ -64,8 +64,9 @@ export class CommitPipeline {
   private enqueued: Promise<void> = Promise.resolve();
   private readonly tasks = new Set<Promise<void>>();
   private waiters: Array<() => void> = [];
-  /** why the pipeline stopped taking messages (quota, local fault) */
+  /** why the pipeline stopped taking messages (quota, local fault): the first message in remote order that hit it */
   halted: Error | null = null;
+  private haltedAt = Infinity;
 
   constructor(
     private readonly services: CommitServices,
@@ -130,7 +131,7 @@ export class CommitPipeline {
       blob = await blobs.write([message.source]);
     } catch (err) {
       markEnqueued();
-      this.halted ??= new LocalFault(err);
+      this.halt(message.uid, new LocalFault(err));
       return;
     }
     try {
@@ -150,10 +151,17 @@ export class CommitPipeline {
       await committed;
     } catch (err) {
       markEnqueued();
-      if (err instanceof QuotaExceeded) this.halted ??= err;
-      else if (isDatabaseError(err)) this.halted ??= new LocalFault(err);
+      if (err instanceof QuotaExceeded) this.halt(message.uid, err);
+      else if (isDatabaseError(err)) this.halt(message.uid, new LocalFault(err));
       else await this.fail({ uid: message.uid, reason: 'store', detail: (err as Error)?.message ?? String(err), size: message.size, subject: subjectOf(message.source) });
     }
+  }
+
+  /** Messages committed in one batch fail in any order: the report names the first of them. */
+  private halt(uid: number, err: Error): void {
+    if (uid > this.haltedAt) return;
+    this.haltedAt = uid;
+    this.halted = err;
   }
 
   /** Runs in the transaction that stores the message: its UID is recorded, and the quota is checked (rolling back if full). */

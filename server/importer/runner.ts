@@ -5,7 +5,7 @@ import { writeTransaction } from '../db/transaction.js';
 import type { Logger } from '../log/logger.js';
 import { importKey, openPassword } from './credentials.js';
 import { runPass, type ImportServices, type PassResult } from './engine.js';
-import { claimJob, releaseLeases, renewLease, updateJob } from './store.js';
+import { claimJob, releaseLeases, renewLease, settleFolders, updateJob } from './store.js';
 
 /** A claim lasts this long without renewal (a process that died gives its jobs back after it). */
 const LEASE_MS = 60_000;
@@ -175,6 +175,7 @@ export class ImportRunner {
     const { db, config } = this.services;
     const now = Date.now();
     const holder = this.options.holder;
+    if (result.kind !== 'complete') await settleFolders(db, job.id);
     if (result.kind === 'aborted') {
       if (this.stopped) await updateJob(db, job.id, ['running'], { state: this.options.stopState ?? 'queued', leased_by: null, leased_until: null, next_run_at: now }, holder);
       log.info({ stopping: this.stopped }, 'import pass ended early');

@@ -1,6 +1,6 @@
 // The import tables' rows: jobs with their lease and state, folders with UIDVALIDITY and progress, remote UIDs handled,
 // per-message failures. The only code that writes the import tables.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, ImportFailure, ImportFolder, ImportJob } from '../db/schema.js';
 import { writeTransaction, type Tx } from '../db/transaction.js';
 
@@ -199,6 +199,16 @@ export async function recordFailure(tx: Tx, folderId: number, failure: FailureRe
 /** After a complete visit: every UID below `syncedUidnext` is handled, later passes list from there. */
 export async function finishFolder(db: Kysely<Database>, folderId: number, syncedUidnext: number): Promise<void> {
   await db.updateTable('import_folders').set({ state: 'done', synced_uidnext: syncedUidnext }).where('id', '=', folderId).execute();
+}
+
+/** After an interrupted pass: folders being visited show their state before the visit again. */
+export async function settleFolders(db: Kysely<Database> | Tx, jobId: number): Promise<void> {
+  await db
+    .updateTable('import_folders')
+    .set({ state: sql<ImportFolder['state']>`CASE WHEN synced_uidnext > 1 THEN 'done' ELSE 'pending' END` })
+    .where('job_id', '=', jobId)
+    .where('state', '=', 'running')
+    .execute();
 }
 
 export async function failFolder(db: Kysely<Database>, folderId: number, error: string): Promise<void> {

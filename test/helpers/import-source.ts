@@ -12,11 +12,15 @@ export interface SourceMessage {
   date: Date;
 }
 
-/** A plain message; `bodyBytes` pads the body (a large message of several MB). */
+/**
+ * A plain message; `bodyBytes` pads the body (a large message of several MB) with random base64 lines, which
+ * COMPRESS=DEFLATE cannot shrink (tests that count or throttle bytes on the wire rely on that).
+ */
 export function sourceMessage(subject: string, options: { flags?: string[]; date?: Date; bodyBytes?: number; id?: string } = {}): SourceMessage {
   const date = options.date ?? new Date(Date.UTC(2019, 4, 17, 8, 30, 0));
-  const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt.\r\n';
-  const body = options.bodyBytes ? line.repeat(Math.ceil(options.bodyBytes / line.length)) : `Inhalt von ${subject}\r\n`;
+  const body = options.bodyBytes
+    ? (crypto.randomBytes(Math.ceil((options.bodyBytes * 3) / 4)).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n') + '\r\n'
+    : `Inhalt von ${subject}\r\n`;
   const raw = Buffer.from(
     [
       'From: Kunde <kunde@example.com>',

@@ -8,7 +8,7 @@ export interface TcpProxy {
   connections: number;
   /** bytes per second from the server to the client; null = as fast as possible */
   throttle: number | null;
-  /** the next connection is cut (both sides destroyed) once this many bytes came from the server; null = none */
+  /** the first connection through which this many bytes came from the server is cut (both sides destroyed), once; null = none */
   cutAfter: number | null;
   /** connections cut so far */
   cuts: number;
@@ -23,8 +23,6 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     const upstream = net.connect(targetPort, '127.0.0.1');
     sockets.add(client);
     sockets.add(upstream);
-    const cutAt = proxy.cutAfter;
-    proxy.cutAfter = null;
     let relayed = 0;
     const end = () => {
       client.destroy();
@@ -37,7 +35,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
       const data = chunk;
+      const cutAt = proxy.cutAfter;
       if (cutAt !== null && relayed + data.length >= cutAt) {
+        proxy.cutAfter = null;
         client.write(data.subarray(0, Math.max(0, cutAt - relayed)));
         proxy.cuts++;
         end();

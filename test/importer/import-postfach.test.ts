@@ -170,9 +170,9 @@ describe('importing', () => {
   });
 
   it('stops between two messages and resumes without duplicates', async () => {
-    const many = Array.from({ length: 60 }, (_, i) => sourceMessage(`Archiv ${i}`, { date: day(1 + (i % 28)), bodyBytes: 8000 }));
+    const many = Array.from({ length: 30 }, (_, i) => sourceMessage(`Archiv ${i}`, { date: day(1 + (i % 28)), bodyBytes: 8000 }));
     await fillMailbox(source.ports.imap!, 'archiv@alt-firma.de', PASSWORD, { Archiv: many });
-    proxy.throttle = 100_000; // ~12 messages a second: the test acts in the middle
+    proxy.throttle = 60_000; // ~6 messages a second: the test acts in the middle
     const created = await owner.post(base, { ...login, port: proxy.port, username: 'archiv@alt-firma.de', mapping: [{ remote: 'Archiv', local: 'Archiv' }] });
     const id = created.body.import.id;
     await waitFor(() => job(id), (j) => j.progress.imported >= 3, 15_000, 'some progress');
@@ -180,7 +180,7 @@ describe('importing', () => {
     expect(stopped.status).toBe(200);
     expect(stopped.body.import.state).toBe('stopped');
     const atStop = stopped.body.import.progress.imported;
-    expect(atStop).toBeLessThan(60);
+    expect(atStop).toBeLessThan(30);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await job(id)).progress.imported).toBe(atStop);
     expect(await localFolder(target, NEW, 'Archiv')).toHaveLength(atStop);
@@ -189,7 +189,7 @@ describe('importing', () => {
     const resumed = await owner.post(`${base}/${id}/resume`);
     expect(resumed.body.import.state).toBe('queued');
     const done = await settled(id);
-    expect(done).toMatchObject({ state: 'done', progress: { messages: 60, imported: 60, failed: 0 } });
+    expect(done).toMatchObject({ state: 'done', progress: { messages: 30, imported: 30, failed: 0 } });
     const local = await localFolder(target, NEW, 'Archiv');
     expect(local.map((m) => m.blob)).toEqual(many.map((m) => crypto.createHash('sha256').update(m.raw).digest('hex')));
     expect((await owner.post(`${base}/${id}/stop`)).body.error).toMatchObject({ code: 'conflict', field: 'state' });
