@@ -18,6 +18,7 @@ import { createFirstOwner } from './directory/admins.js';
 import { DirectoryError } from './directory/errors.js';
 import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
 import { BlobStore } from './store/blobs.js';
+import { IMPORT_SWITCHES, IMPORT_USAGE, IMPORT_VALUE_FLAGS, importCommand } from './cli/import.js';
 
 class UsageError extends Error {}
 
@@ -42,6 +43,7 @@ const USAGE = `Usage: postfach <command>
   admin queue list                        outbound mail waiting for delivery, with attempts and last error
   admin queue retry <id>|--all            try now instead of at the next attempt (a running server sees it within 30 s)
   admin queue delete <id>                 drop an entry without delivering it and without a bounce
+${IMPORT_USAGE}
   config example | reference             print the example config file or the settings reference
 
 Admin commands take --json for machine-readable output. Passwords are read from standard input
@@ -56,6 +58,8 @@ interface Parsed {
 
 const VALUE_FLAGS = new Set(['--name', '--quota', '--domain', '--role']);
 const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help', '--all']);
+for (const flag of IMPORT_VALUE_FLAGS) VALUE_FLAGS.add(flag);
+for (const flag of IMPORT_SWITCHES) SWITCHES.add(flag);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -340,6 +344,11 @@ async function admin(parsed: Parsed): Promise<number> {
         done(`catch-all of ${arg(0, 'domain')} cleared`);
         break;
       default:
+        if (area === 'import') {
+          const usage = (message: string) => new UsageError(message);
+          exitCode = await importCommand({ config, db, actor, positional: parsed.positional.slice(1), flags: parsed.flags, readPassword: () => readPassword(parsed), print: (rows, columns) => print(parsed, rows, columns), usage, out: done });
+          break;
+        }
         throw new UsageError(`unknown admin command "${parsed.positional.join(' ')}"`);
     }
   } finally {
