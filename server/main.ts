@@ -18,7 +18,7 @@ import { createFirstOwner } from './directory/admins.js';
 import { DirectoryError } from './directory/errors.js';
 import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
 import { BlobStore } from './store/blobs.js';
-import { IMPORT_SWITCHES, IMPORT_USAGE, IMPORT_VALUE_FLAGS, importCommand } from './cli/import.js';
+import { IMPORT_SWITCHES, IMPORT_USAGE, IMPORT_VALUE_FLAGS } from './cli/import-options.js';
 
 class UsageError extends Error {}
 
@@ -345,6 +345,7 @@ async function admin(parsed: Parsed): Promise<number> {
         break;
       default:
         if (area === 'import') {
+          const { importCommand } = await import('./cli/import.js');
           const usage = (message: string) => new UsageError(message);
           exitCode = await importCommand({ config, db, actor, positional: parsed.positional.slice(1), flags: parsed.flags, readPassword: () => readPassword(parsed), print: (rows, columns) => print(parsed, rows, columns), usage, out: done });
           break;

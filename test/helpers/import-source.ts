@@ -13,28 +13,40 @@ export interface SourceMessage {
 }
 
 /**
- * A plain message; `bodyBytes` pads the body (a large message of several MB) with random base64 lines, which
- * COMPRESS=DEFLATE cannot shrink (tests that count or throttle bytes on the wire rely on that).
+ * A plain text message; with `bodyBytes` a multipart one whose attachment of that size is random data in base64 (a
+ * large message of several MB as people send them, which COMPRESS=DEFLATE cannot shrink: tests that count or throttle
+ * bytes on the wire rely on that).
  */
 export function sourceMessage(subject: string, options: { flags?: string[]; date?: Date; bodyBytes?: number; id?: string } = {}): SourceMessage {
   const date = options.date ?? new Date(Date.UTC(2019, 4, 17, 8, 30, 0));
+  const text = `Inhalt von ${subject}\r\n`;
+  const header = [
+    'From: Kunde <kunde@example.com>',
+    'To: info@alt-firma.de',
+    `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
+    `Message-ID: <${options.id ?? crypto.createHash('sha1').update(subject).digest('hex').slice(0, 16)}@example.com>`,
+    `Date: ${date.toUTCString().replace('GMT', '+0000')}`,
+    'MIME-Version: 1.0'
+  ];
   const body = options.bodyBytes
-    ? (crypto.randomBytes(Math.ceil((options.bodyBytes * 3) / 4)).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n') + '\r\n'
-    : `Inhalt von ${subject}\r\n`;
-  const raw = Buffer.from(
-    [
-      'From: Kunde <kunde@example.com>',
-      'To: info@alt-firma.de',
-      `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
-      `Message-ID: <${options.id ?? crypto.createHash('sha1').update(subject).digest('hex').slice(0, 16)}@example.com>`,
-      `Date: ${date.toUTCString().replace('GMT', '+0000')}`,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      body
-    ].join('\r\n')
-  );
-  return { raw, flags: options.flags ?? [], date };
+    ? [
+        'Content-Type: multipart/mixed; boundary="teil"',
+        '',
+        '--teil',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        text,
+        '--teil',
+        'Content-Type: application/octet-stream; name="anhang.bin"',
+        'Content-Disposition: attachment; filename="anhang.bin"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        ...(crypto.randomBytes(Math.ceil((options.bodyBytes * 3) / 4)).toString('base64').match(/.{1,76}/g) ?? []),
+        '--teil--',
+        ''
+      ]
+    : ['Content-Type: text/plain; charset=utf-8', '', text];
+  return { raw: Buffer.from([...header, ...body].join('\r\n')), flags: options.flags ?? [], date };
 }
 
 export async function imapClient(port: number, user: string, pass: string): Promise<ImapFlow> {

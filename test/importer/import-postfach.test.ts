@@ -41,7 +41,7 @@ async function job(id: number) {
 const settled = (id: number, states = ['done', 'failed', 'stopped', 'waiting']) => waitFor(() => job(id), (j) => states.includes(j.state), 30_000, `import ${id} to settle`);
 
 beforeAll(async () => {
-  source = await startServer({ overrides: { 'imap.port': 0 } });
+  source = await startServer({ overrides: { 'imap.port': 0, 'imaps.port': 0 } });
   await provision(source, 'alt-firma.de', ['info', 'archiv', 'sync']);
   await fillMailbox(source.ports.imap!, OLD, PASSWORD, folders);
   proxy = await startTcpProxy(source.ports.imap!);
@@ -102,6 +102,14 @@ describe('loading the remote folders', () => {
 
     const bad = await owner.post(`${base}/folders`, { ...login, host: 'kein host!' });
     expect(bad.body.error).toMatchObject({ field: 'host', rule: 'hostname' });
+
+    // the old server's certificate is self-signed: refused unless the owner says so
+    const imaps = { ...login, port: source.ports.imaps!, encryption: 'tls' };
+    const untrusted = await owner.post(`${base}/folders`, imaps);
+    expect(untrusted.body.error).toMatchObject({ field: 'encryption', rule: 'certificate' });
+    expect(untrusted.body.error.message).toMatch(/certificate of 127\.0\.0\.1 is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    expect((await owner.post(`${base}/folders`, { ...imaps, verifyCertificate: false })).status).toBe(200);
+    expect((await owner.post(`${base}/folders`, { ...login, encryption: 'starttls', verifyCertificate: false })).status).toBe(200);
   });
 
   it('is for the owner: an admin may look at imports but not log in to the old provider or start one', async () => {
