@@ -23,6 +23,7 @@ import { QueueRunner } from './queue/runner.js';
 import { SmtpDelivery } from './queue/deliver.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { ImportRunner, type ImportRunnerOptions } from './importer/runner.js';
+import { foregroundImportRunning } from './importer/store.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -57,7 +58,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   const database = await openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
-  const orphans = await blobs.sweepOrphans(database.db);
+  // a foreground import of the CLI holds blob files it has not committed yet: the sweep waits for the next start
+  const orphans = (await foregroundImportRunning(database.db)) ? 0 : await blobs.sweepOrphans(database.db);
   if (orphans) log.warn({ orphans }, 'removed blob files no message referenced (left by an interrupted delivery)');
   if (config.owner.email) {
     // POSTFACH_OWNER_EMAIL/POSTFACH_OWNER_PASSWORD: the first owner, created once; later starts leave admins alone

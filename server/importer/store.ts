@@ -126,6 +126,15 @@ export async function renewLease(db: Kysely<Database>, id: number, holder: strin
   return Number(result.numUpdatedRows) > 0;
 }
 
+/**
+ * Whether `postfach admin import … --foreground` is importing right now: its blob files are not committed yet, so a
+ * server starting meanwhile must not sweep them away as orphans.
+ */
+export async function foregroundImportRunning(db: Kysely<Database>, now = Date.now()): Promise<boolean> {
+  const row = await db.selectFrom('import_jobs').select('id').where('state', '=', 'running').where('leased_by', 'like', 'cli:%').where('leased_until', '>', now).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Start-up: jobs a previous run of this holder kind left running are due again (they resume where they were). */
 export async function releaseLeases(db: Kysely<Database>, holderPrefix: string): Promise<number> {
   const result = await db

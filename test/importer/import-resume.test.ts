@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/connect.js';
 import { setPassword } from '../../server/directory/accounts.js';
-import { createImport, importView, resumeImport } from '../../server/importer/admin.js';
+import { createImport, importView, resumeImport, stopImport } from '../../server/importer/admin.js';
 import { findJob } from '../../server/importer/store.js';
 import { startChildServer } from '../helpers/child-server.js';
 import { fillMailbox, imapClient, localFolder, remoteFolder, sourceMessage, waitFor } from '../helpers/import-source.js';
@@ -25,7 +25,7 @@ const settled = (server: TestServer, id: number) => waitFor(() => view(server, i
 
 beforeAll(async () => {
   source = await startServer({ overrides: { 'imap.port': 0 } });
-  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'projekte', 'voll', 'gross', 'wechsel']);
+  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'halt', 'projekte', 'voll', 'gross', 'wechsel']);
   proxy = await startTcpProxy(source.ports.imap!);
   target = await startServer({
     overrides: { 'imap.appendLimit': 2 * 1024 * 1024, 'import.retryDelay': 1, 'import.syncInterval': 1 },
@@ -93,6 +93,29 @@ describe('interrupted imports', () => {
     } finally {
       await restarted.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stopped from another process', () => {
+  it('ends the pass at the next lease renewal when the job is stopped in the database (as the CLI does)', async () => {
+    const messages = Array.from({ length: 20 }, (_, i) => sourceMessage(`Halt ${i}`, { bodyBytes: 8_000 }));
+    await fillMailbox(source.ports.imap!, 'halt@alt-firma.de', PASSWORD, { INBOX: messages });
+    const { db, imports } = target.app.services;
+    proxy.throttle = 50_000;
+    try {
+      const created = await createImport(target.app.services, actor, NEW, { ...login('halt@alt-firma.de'), mapping: [{ remote: 'INBOX', local: 'Halt' }] });
+      imports.kick();
+      await waitFor(() => view(target, created.id), (j) => j.progress.imported >= 2, 15_000, 'some progress');
+      await stopImport(db, actor, (await findJob(db, created.id))!);
+      await waitFor(async () => imports.isRunning(created.id), (running) => !running, 5_000, 'the pass to end');
+      const stopped = await view(target, created.id);
+      expect(stopped.state).toBe('stopped');
+      expect(stopped.progress.imported).toBeLessThan(20);
+      expect(await localFolder(target, NEW, 'Halt')).toHaveLength(stopped.progress.imported);
+      expect(stopped.folders[0].state).toBe('pending');
+    } finally {
+      proxy.throttle = null;
     }
   });
 });
