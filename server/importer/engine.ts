@@ -46,8 +46,9 @@ export async function runPass(services: ImportServices, job: ImportJob, password
   const appendLimit = services.config.imap.appendLimit;
   let imap: ImapFlow;
   try {
-    imap = await connectRemote(account, { resolver: services.resolver, timeoutMs: services.config.import.connectTimeout * 1000, maxLiteralSize: appendLimit + 1024 * 1024 });
+    imap = await connectRemote(account, { resolver: services.resolver, timeoutMs: services.config.import.connectTimeout * 1000, maxLiteralSize: appendLimit + 1024 * 1024, signal });
   } catch (err) {
+    if (signal.aborted) return { kind: 'aborted' };
     const e = err instanceof RemoteAccountError ? err : new RemoteAccountError('host', 'imap', describe(err));
     return { kind: 'error', retry: e.field !== 'password' && e.field !== 'username', field: e.field, message: e.message, progressed: false };
   }
@@ -144,8 +145,10 @@ async function importFolder(ctx: FolderContext, folder: ImportFolder): Promise<n
     return 0;
   }
   const current = await beginFolder(db, folder, Number(opened.uidValidity));
-  const uidNextAtOpen = opened.uidNext;
-  const candidates = opened.exists ? await listCandidates(imap, current.synced_uidnext) : [];
+  const uidNextAtOpen = Number(opened.uidNext) || 0; // a server may leave UIDNEXT out of its SELECT answer
+  // nothing arrived since the last complete pass (UIDNEXT did not move): no listing needed (RFC 9051 §2.3.1.1)
+  const unchanged = current.dedup === 0 && current.synced_uidnext > 1 && uidNextAtOpen <= current.synced_uidnext;
+  const candidates = opened.exists && !unchanged ? await listCandidates(imap, current.synced_uidnext) : [];
   const handled = await handledUids(db, folder.id, current.synced_uidnext);
   const pending = candidates.filter((c) => !handled.has(c.uid));
   await setFolderPending(db, folder.id, pending.length, pending.reduce((sum, c) => sum + c.size, 0));

@@ -24,6 +24,8 @@ export interface RemoteOptions {
   timeoutMs: number;
   /** largest literal accepted from the remote server (a guard against a hostile one) */
   maxLiteralSize: number;
+  /** gives up connecting (a stop while the old server is slow to answer) */
+  signal?: AbortSignal;
 }
 
 /** The remote server refused or could not be reached; `field` says what the owner should check. */
@@ -140,14 +142,19 @@ export async function connectRemote(account: RemoteAccount, options: RemoteOptio
   let failure: RemoteAccountError | null = null;
   for (const address of addresses.slice(0, 4)) {
     const imap = client(account, address, options);
+    const abort = () => imap.close();
+    options.signal?.addEventListener('abort', abort);
     try {
       await imap.connect();
       return imap;
     } catch (err) {
       imap.close();
+      if (options.signal?.aborted) throw err;
       failure = explainFailure(err, account);
       // another address may answer; a refused login or a TLS problem would be the same there
       if (failure.field !== 'host' && failure.rule !== 'connect') break;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
     }
   }
   throw failure!;

@@ -64,12 +64,17 @@ export class ImportRunner {
     this.schedule(0);
   }
 
-  /** Ends the running pass of a job in this process (its state was changed already: stopped) and waits for it. */
-  async abort(jobId: number): Promise<void> {
+  /**
+   * Ends the running pass of a job in this process (its state was changed already: stopped) and waits for it, at
+   * most `waitMs`: messages being committed are finished first.
+   */
+  async abort(jobId: number, waitMs = 10_000): Promise<void> {
     const running = this.running.get(jobId);
     if (!running) return;
     running.controller.abort();
-    await running.done;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([running.done, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
   }
 
   isRunning(jobId: number): boolean {
@@ -161,7 +166,12 @@ export class ImportRunner {
         result = { kind: 'error', retry: false, field: 'password', message: 'the stored password is gone or cannot be decrypted: resume with the password', progressed: false };
       } else {
         log.info({ host: job.host, port: job.port, user: job.username, pass: job.passes + 1 }, 'import pass started');
-        result = await runPass(this.services, job, password, { signal: controller.signal, log });
+        result = await runPass(this.services, job, password, { signal: controller.signal, log }).catch((err): PassResult => {
+          // not a connection problem and not the owner's to fix: counted like a broken connection, so a fault that
+          // stays fails the job after MAX_ATTEMPTS instead of retrying without end
+          log.error({ err }, 'import pass failed unexpectedly');
+          return { kind: 'error', retry: true, field: 'import', message: `the import failed on this server: ${(err as Error)?.message ?? err}`, progressed: false };
+        });
       }
     } finally {
       clearInterval(renew);

@@ -205,9 +205,12 @@ export async function recordFailure(tx: Tx, folderId: number, failure: FailureRe
     .execute();
 }
 
-/** After a complete visit: every UID below `syncedUidnext` is handled, later passes list from there. */
+/**
+ * After a complete visit: every UID below `syncedUidnext` is handled, later passes list from there. A folder that
+ * started over after a UIDVALIDITY change has matched all it had; new messages are not compared any more.
+ */
 export async function finishFolder(db: Kysely<Database>, folderId: number, syncedUidnext: number): Promise<void> {
-  await db.updateTable('import_folders').set({ state: 'done', synced_uidnext: syncedUidnext }).where('id', '=', folderId).execute();
+  await db.updateTable('import_folders').set({ state: 'done', synced_uidnext: syncedUidnext, dedup: 0 }).where('id', '=', folderId).execute();
 }
 
 /** After an interrupted pass: folders being visited show their state before the visit again. */
