@@ -65,7 +65,8 @@ export async function runPass(services: ImportServices, job: ImportJob, password
     if (signal.aborted) return { kind: 'aborted' };
     const progressed = imported > 0 || (err as { progressed?: boolean }).progressed === true;
     if (err instanceof QuotaExceeded) return { kind: 'error', retry: false, field: 'quota', message: err.message, progressed };
-    if (err instanceof LocalFault) return { kind: 'error', retry: false, field: 'store', message: err.message, progressed };
+    // the database was busy or the disk full: worth another pass later, and a failure after MAX_ATTEMPTS
+    if (err instanceof LocalFault) return { kind: 'error', retry: true, field: 'store', message: err.message, progressed };
     if (isConnectionError(err) || !imap.usable) return { kind: 'error', retry: true, field: 'host', message: `the connection to ${job.host} broke: ${describe(err)}`, progressed };
     throw err;
   } finally {
