@@ -116,10 +116,13 @@ export class ImportRunner {
         if (!job) break;
         this.launch(job);
       }
+      // jobs due now that could not be claimed wait for a free slot (a finishing pass kicks) or their account's
+      // other job; the timer is for jobs that become due later
       const next = await this.services.db
         .selectFrom('import_jobs')
         .select((eb) => eb.fn.min('next_run_at').as('at'))
         .where('state', 'in', ['queued', 'waiting'])
+        .where('next_run_at', '>', Date.now())
         .executeTakeFirst();
       const scan = this.options.scanIntervalMs ?? 10_000;
       this.schedule(next?.at ? Math.min(Math.max(0, Number(next.at) - Date.now()), scan) : scan);

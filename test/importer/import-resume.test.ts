@@ -25,7 +25,7 @@ const settled = (server: TestServer, id: number) => waitFor(() => view(server, i
 
 beforeAll(async () => {
   source = await startServer({ overrides: { 'imap.port': 0 } });
-  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'halt', 'projekte', 'voll', 'gross', 'wechsel']);
+  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'halt', 'reihe', 'projekte', 'voll', 'gross', 'wechsel']);
   proxy = await startTcpProxy(source.ports.imap!);
   target = await startServer({
     overrides: { 'imap.appendLimit': 2 * 1024 * 1024, 'import.retryDelay': 1, 'import.syncInterval': 1 },
@@ -97,7 +97,35 @@ describe('interrupted imports', () => {
   });
 });
 
-describe('stopped from another process', () => {
+describe('scheduling', () => {
+  it('runs one import of an account at a time: a second one waits for the first', async () => {
+    await fillMailbox(source.ports.imap!, 'reihe@alt-firma.de', PASSWORD, { Eins: Array.from({ length: 6 }, (_, i) => sourceMessage(`Eins ${i}`, { bodyBytes: 8_000 })), Zwei: [sourceMessage('Zwei')] });
+    const { db, imports } = target.app.services;
+    proxy.throttle = 50_000;
+    try {
+      const first = await createImport(target.app.services, actor, NEW, { ...login('reihe@alt-firma.de'), mapping: [{ remote: 'Eins', local: 'Reihe/Eins' }] });
+      const second = await createImport(target.app.services, actor, NEW, { ...login('reihe@alt-firma.de', source.ports.imap!), mapping: [{ remote: 'Zwei', local: 'Reihe/Zwei' }] });
+      imports.kick();
+      const seen: string[] = [];
+      await waitFor(
+        async () => {
+          const states = (await db.selectFrom('import_jobs').select(['id', 'state']).where('id', 'in', [first.id, second.id]).orderBy('id').execute()).map((j) => j.state).join(' ');
+          if (seen[seen.length - 1] !== states) seen.push(states);
+          return states;
+        },
+        (states) => states === 'done done',
+        20_000,
+        'both imports'
+      );
+      expect(seen).not.toContain('running running');
+      expect(seen).toContain('running queued');
+      expect(seen.indexOf('done running')).toBeGreaterThan(seen.indexOf('running queued'));
+    } finally {
+      proxy.throttle = null;
+    }
+  });
+
+
   it('ends the pass at the next lease renewal when the job is stopped in the database (as the CLI does)', async () => {
     const messages = Array.from({ length: 20 }, (_, i) => sourceMessage(`Halt ${i}`, { bodyBytes: 8_000 }));
     await fillMailbox(source.ports.imap!, 'halt@alt-firma.de', PASSWORD, { INBOX: messages });
