@@ -15,7 +15,7 @@ import { importKey, sealPassword } from './credentials.js';
 import type { ImportServices } from './engine.js';
 import { checkMapping, proposeMapping, type MappingEntry, type ProposedFolder } from './mapping.js';
 import { connectRemote, defaultPort, disconnect, listRemoteFolders, type Encryption, type RemoteAccount } from './remote.js';
-import { deleteJob, findJob, forgetFailures, insertJob, jobFailures, jobFolders, listJobs, updateJob } from './store.js';
+import { deleteJob, findJob, forgetFailures, insertJob, jobAccountAddress, jobFailures, jobFolders, listJobs, updateJob } from './store.js';
 
 export interface RemoteLogin {
   host: string;
@@ -201,8 +201,7 @@ async function buildView(db: Kysely<Database>, job: ImportJob, account: Pick<Acc
 
 /** A job as the API and CLI show it: state, error, progress in messages and bytes per folder, the newest failures. */
 export async function importView(db: Kysely<Database>, job: ImportJob, account?: Pick<Account, 'address'>, failureLimit = 100): Promise<ImportView> {
-  const owner = account ?? (await db.selectFrom('accounts').select('address').where('id', '=', job.account_id).executeTakeFirstOrThrow());
-  return buildView(db, job, owner, failureLimit);
+  return buildView(db, job, account ?? { address: await jobAccountAddress(db, job) }, failureLimit);
 }
 
 /** Jobs of one account (or all), newest first, without failure details. */
@@ -222,13 +221,12 @@ export async function requireImport(db: Kysely<Database>, id: number, address?: 
 
 async function auditedChange(db: Kysely<Database>, actor: Actor, job: ImportJob, action: string, detail: Record<string, unknown>, change: (tx: Kysely<Database>) => Promise<boolean>): Promise<ImportJob> {
   return writeTransaction(db, async (tx) => {
-    const account = await tx.selectFrom('accounts').select('address').where('id', '=', job.account_id).executeTakeFirstOrThrow();
     if (!(await change(tx))) {
-      const now = await tx.selectFrom('import_jobs').select('state').where('id', '=', job.id).executeTakeFirst();
+      const now = await findJob(tx, job.id);
       throw conflict('state', `import ${job.id} is ${now?.state ?? 'gone'}: ${action.replace('import.', '')} is not possible now`);
     }
-    await audit(tx, actor, action, account.address, { job: job.id, host: job.host, username: job.username, ...detail });
-    return (await tx.selectFrom('import_jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow()) as ImportJob;
+    await audit(tx, actor, action, await jobAccountAddress(tx, job), { job: job.id, host: job.host, username: job.username, ...detail });
+    return (await findJob(tx, job.id))!;
   });
 }
 
@@ -296,8 +294,8 @@ export async function setImportSync(services: ImportServices, actor: Actor, job:
 /** Deletes the job with its progress and stored password; the imported mail stays. */
 export async function removeImport(db: Kysely<Database>, actor: Actor, job: ImportJob): Promise<void> {
   await writeTransaction(db, async (tx) => {
-    const account = await tx.selectFrom('accounts').select('address').where('id', '=', job.account_id).executeTakeFirstOrThrow();
+    const address = await jobAccountAddress(tx, job);
     if (!(await deleteJob(tx, job.id))) throw notFound('id', `no import ${job.id}`);
-    await audit(tx, actor, 'import.delete', account.address, { job: job.id, host: job.host, username: job.username });
+    await audit(tx, actor, 'import.delete', address, { job: job.id, host: job.host, username: job.username });
   });
 }

@@ -5,7 +5,7 @@ import { writeTransaction } from '../db/transaction.js';
 import type { Logger } from '../log/logger.js';
 import { importKey, openPassword } from './credentials.js';
 import { runPass, type ImportServices, type PassResult } from './engine.js';
-import { claimJob, releaseLeases, renewLease, settleFolders, updateJob } from './store.js';
+import { claimJob, findJob, nextDueAt, releaseLeases, renewLease, settleFolders, updateJob } from './store.js';
 
 /** A claim lasts this long without renewal (a process that died gives its jobs back after it). */
 const LEASE_MS = 60_000;
@@ -118,14 +118,9 @@ export class ImportRunner {
       }
       // jobs due now that could not be claimed wait for a free slot (a finishing pass kicks) or their account's
       // other job; the timer is for jobs that become due later
-      const next = await this.services.db
-        .selectFrom('import_jobs')
-        .select((eb) => eb.fn.min('next_run_at').as('at'))
-        .where('state', 'in', ['queued', 'waiting'])
-        .where('next_run_at', '>', Date.now())
-        .executeTakeFirst();
+      const next = await nextDueAt(this.services.db, Date.now());
       const scan = this.options.scanIntervalMs ?? 10_000;
-      this.schedule(next?.at ? Math.min(Math.max(0, Number(next.at) - Date.now()), scan) : scan);
+      this.schedule(next === null ? scan : Math.min(Math.max(0, next - Date.now()), scan));
     } catch (err) {
       this.log.error({ err }, 'import scan failed');
       this.schedule(5000);
@@ -195,7 +190,7 @@ export class ImportRunner {
       return;
     }
     await writeTransaction(db, async (tx) => {
-      const fresh = await tx.selectFrom('import_jobs').selectAll().where('id', '=', job.id).executeTakeFirst();
+      const fresh = await findJob(tx, job.id);
       if (!fresh || fresh.state !== 'running' || fresh.leased_by !== holder) return;
       const released = { leased_by: null, leased_until: null, last_pass_at: now };
       if (result.kind === 'complete') {

@@ -52,6 +52,18 @@ export function findJob(db: Kysely<Database>, id: number): Promise<ImportJob | u
   return db.selectFrom('import_jobs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The address of the account a job imports into (for views and audit entries). */
+export async function jobAccountAddress(db: Kysely<Database>, job: Pick<ImportJob, 'account_id'>): Promise<string> {
+  const row = await db.selectFrom('accounts').select('address').where('id', '=', job.account_id).executeTakeFirstOrThrow();
+  return row.address;
+}
+
+/** When the next queued or waiting job becomes due, counting only those not due yet (null: none). */
+export async function nextDueAt(db: Kysely<Database>, now: number): Promise<number | null> {
+  const row = await db.selectFrom('import_jobs').select((eb) => eb.fn.min('next_run_at').as('at')).where('state', 'in', ['queued', 'waiting']).where('next_run_at', '>', now).executeTakeFirst();
+  return row?.at ? Number(row.at) : null;
+}
+
 export function listJobs(db: Kysely<Database>, accountId?: number): Promise<ImportJob[]> {
   let q = db.selectFrom('import_jobs').selectAll().orderBy('id', 'desc');
   if (accountId !== undefined) q = q.where('account_id', '=', accountId);
