@@ -1,6 +1,7 @@
-// Import benchmark: a Postfach in its own process plays the old provider with N messages in one folder (filled through
-// the store), and this process imports them over IMAP on loopback: messages/second and MB/second, first connect to
-// the last commit, then checks every message arrived once.
+// Import benchmark: a Postfach in its own process plays the old provider with N messages (text and an attachment) in
+// one folder, filled through the store, and this process imports them over IMAP on loopback: messages/second and
+// MB/second from the login check to the job's end, then checks every message arrived once.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { openDatabase } from '../server/db/connect.js';
 import { writeTransaction } from '../server/db/transaction.js';
@@ -20,20 +21,44 @@ export interface ImportBenchOptions {
   sizeKb: number;
 }
 
-/** N distinct messages of about sizeKb each in INBOX of info@alt-firma.de, written in batches through the store. */
+/**
+ * N distinct messages of about sizeKb each in INBOX of info@alt-firma.de, written in batches through the store: a
+ * short text and an attachment making up the rest (random bytes in base64, as most of a mailbox's bytes are).
+ */
 async function populate(dataDir: string, count: number, sizeKb: number): Promise<number> {
   const { db, close } = await openDatabase(dataDir);
   const blobs = new BlobStore(dataDir);
   await blobs.init();
   await addDomain(db, actor, 'alt-firma.de');
   const account = await addAccount({ db, policy: { minLength: 10 }, defaultQuota: 0 }, actor, { address: 'info@alt-firma.de', password: PASSWORD });
-  const line = 'Sehr geehrte Damen und Herren, anbei die Unterlagen zum Projekt wie besprochen. Viele Gruesse\r\n';
+  const text = 'Sehr geehrte Damen und Herren, anbei die Unterlagen zum Projekt wie besprochen. Viele Gruesse\r\n'.repeat(10);
   let bytes = 0;
-  for (let i = 0; i < count; i += 500) {
+  for (let i = 0; i < count; i += 200) {
     const batch: Array<{ blob: { id: string; size: number }; prepared: ReturnType<typeof prepareMessage> }> = [];
-    for (let j = i; j < Math.min(count, i + 500); j++) {
+    for (let j = i; j < Math.min(count, i + 200); j++) {
+      const attachment = crypto.randomBytes(Math.max(0, Math.floor(((sizeKb * 1024 - text.length - 600) * 3) / 4))).toString('base64').replace(/.{76}/g, '$&\r\n');
       const raw = Buffer.from(
-        [`From: "Kunde ${j}" <kunde${j}@example.com>`, 'To: info@alt-firma.de', `Subject: Anfrage ${j}`, `Message-ID: <m${j}@example.com>`, `Date: ${new Date(1_500_000_000_000 + j * 60_000).toUTCString()}`, '', `Nachricht ${j}`, line.repeat(Math.ceil((sizeKb * 1024) / line.length))].join('\r\n')
+        [
+          `From: "Kunde ${j}" <kunde${j}@example.com>`,
+          'To: info@alt-firma.de',
+          `Subject: Anfrage ${j}`,
+          `Message-ID: <m${j}@example.com>`,
+          `Date: ${new Date(1_500_000_000_000 + j * 60_000).toUTCString()}`,
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/mixed; boundary="b"',
+          '',
+          '--b',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          `Nachricht ${j}\r\n${text}`,
+          '--b',
+          'Content-Type: application/pdf; name="unterlagen.pdf"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          attachment,
+          '--b--',
+          ''
+        ].join('\r\n')
       );
       bytes += raw.length;
       batch.push({ blob: await blobs.write([raw]), prepared: prepareMessage(raw) });
