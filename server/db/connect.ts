@@ -9,6 +9,7 @@ import * as admins from './migrations/20261122T0002_admins.js';
 import * as adminSessions from './migrations/20261122T0003_admin_sessions.js';
 import * as queue from './migrations/20261123T0004_queue.js';
 import * as imports from './migrations/20261201T0010_imports.js';
+import * as uidvalidityFloor from './migrations/20261201T0010_uidvalidity_floor.js';
 
 /** Migrations in order; names are frozen once released. */
 const migrations: Record<string, Migration> = {
@@ -16,7 +17,8 @@ const migrations: Record<string, Migration> = {
   '20261122T0002_admins': admins,
   '20261122T0003_admin_sessions': adminSessions,
   '20261123T0004_queue': queue,
-  '20261201T0010_imports': imports
+  '20261201T0010_imports': imports,
+  '20261201T0010_uidvalidity_floor': uidvalidityFloor
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

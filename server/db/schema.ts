@@ -27,6 +27,8 @@ export interface AccountTable {
   /** bytes; 0 = unlimited */
   quota: number;
   used_bytes: number;
+  /** the highest UIDVALIDITY a deleted folder of this account had: new folders get a larger one */
+  uidvalidity_floor: Generated<number>;
   created_at: number;
   updated_at: number;
 }

@@ -242,6 +242,8 @@ export async function deleteMailbox(tx: Tx, accountId: number, name: string): Pr
   const { freed } = await removeMessages(tx, mailbox, rows);
   await tx.deleteFrom('expunges').where('mailbox_id', '=', mailbox.id).execute();
   await tx.deleteFrom('mailboxes').where('id', '=', mailbox.id).execute();
+  // RFC 9051 §2.3.1.1: a folder created later under this name must not get this UIDVALIDITY again
+  await tx.updateTable('accounts').set({ uidvalidity_floor: mailbox.uidvalidity }).where('id', '=', accountId).where('uidvalidity_floor', '<', mailbox.uidvalidity).execute();
   return { mailbox, freed };
 }
 
