@@ -148,7 +148,7 @@ async function importFolder(ctx: FolderContext, folder: ImportFolder): Promise<n
   const current = await beginFolder(db, folder, Number(opened.uidValidity));
   const uidNextAtOpen = Number(opened.uidNext) || 0; // a server may leave UIDNEXT out of its SELECT answer
   // nothing arrived since the last complete pass (UIDNEXT did not move): no listing needed (RFC 9051 §2.3.1.1)
-  const unchanged = current.dedup === 0 && current.synced_uidnext > 1 && uidNextAtOpen <= current.synced_uidnext;
+  const unchanged = current.synced_uidnext > 1 && uidNextAtOpen <= current.synced_uidnext;
   const candidates = opened.exists && !unchanged ? await listCandidates(imap, current.synced_uidnext) : [];
   const handled = await handledUids(db, folder.id, current.synced_uidnext);
   const pending = candidates.filter((c) => !handled.has(c.uid));
@@ -157,7 +157,7 @@ async function importFolder(ctx: FolderContext, folder: ImportFolder): Promise<n
 
   const pipeline = new CommitPipeline(
     services,
-    { accountId: job.account_id, mailboxId: local.id, folderId: folder.id, ignoreQuota: job.ignore_quota === 1, fingerprints: current.dedup ? await messageFingerprints(db, local.id) : null },
+    { accountId: job.account_id, mailboxId: local.id, folderId: folder.id, ignoreQuota: job.ignore_quota === 1, fingerprints: current.dedup && pending.length ? await messageFingerprints(db, local.id) : null },
     { messages: 16, bytes: 64 * 1024 * 1024 }
   );
   let stored = 0;

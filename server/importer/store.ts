@@ -219,10 +219,10 @@ export async function recordFailure(tx: Tx, folderId: number, failure: FailureRe
 
 /**
  * After a complete visit: every UID below `syncedUidnext` is handled, later passes list from there. A folder that
- * started over after a UIDVALIDITY change has matched all it had; new messages are not compared any more.
+ * started over after a UIDVALIDITY change keeps comparing: the old server may still be filling it again.
  */
 export async function finishFolder(db: Kysely<Database>, folderId: number, syncedUidnext: number): Promise<void> {
-  await db.updateTable('import_folders').set({ state: 'done', synced_uidnext: syncedUidnext, dedup: 0 }).where('id', '=', folderId).execute();
+  await db.updateTable('import_folders').set({ state: 'done', synced_uidnext: syncedUidnext }).where('id', '=', folderId).execute();
 }
 
 /** After an interrupted pass: folders being visited show their state before the visit again. */

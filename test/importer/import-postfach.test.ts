@@ -180,7 +180,7 @@ describe('importing', () => {
   it('stops between two messages and resumes without duplicates', async () => {
     const many = Array.from({ length: 30 }, (_, i) => sourceMessage(`Archiv ${i}`, { date: day(1 + (i % 28)), bodyBytes: 8000 }));
     await fillMailbox(source.ports.imap!, 'archiv@alt-firma.de', PASSWORD, { Archiv: many });
-    proxy.throttle = 60_000; // ~6 messages a second: the test acts in the middle
+    proxy.throttle = 30_000; // a few messages a second: the test acts in the middle
     const created = await owner.post(base, { ...login, port: proxy.port, username: 'archiv@alt-firma.de', mapping: [{ remote: 'Archiv', local: 'Archiv' }] });
     const id = created.body.import.id;
     await waitFor(() => job(id), (j) => j.progress.imported >= 3, 15_000, 'some progress');

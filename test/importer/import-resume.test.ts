@@ -67,7 +67,7 @@ describe('interrupted imports', () => {
     const created = await createImport(prepared.app.services, actor, NEW, { ...login('absturz@alt-firma.de'), mapping: [{ remote: 'INBOX', local: 'Alt' }] });
     await prepared.close();
 
-    proxy.throttle = 50_000; // about 5 messages a second, so the kill lands mid-folder
+    proxy.throttle = 25_000; // a few messages a second, so the kill lands mid-folder even on a busy machine
     const child = await startChildServer({ dns: target.dns.address, dataDir });
     // read the child's progress from the database only (a second server would sweep the child's blob files)
     const reader = await openDatabase(dataDir);
@@ -130,7 +130,7 @@ describe('scheduling', () => {
     const messages = Array.from({ length: 20 }, (_, i) => sourceMessage(`Halt ${i}`, { bodyBytes: 8_000 }));
     await fillMailbox(source.ports.imap!, 'halt@alt-firma.de', PASSWORD, { INBOX: messages });
     const { db, imports } = target.app.services;
-    proxy.throttle = 50_000;
+    proxy.throttle = 30_000;
     try {
       const created = await createImport(target.app.services, actor, NEW, { ...login('halt@alt-firma.de'), mapping: [{ remote: 'INBOX', local: 'Halt' }] });
       imports.kick();
