@@ -80,10 +80,7 @@ export class CommitPipeline {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.halted) return;
-    if (this.alreadyStored(message)) {
-      await this.services.writes.run((tx) => recordOutcome(tx, this.target.folderId, message.uid, message.size, 'skipped'));
-      return;
-    }
+    if (this.alreadyStored(message)) return this.skip(message.uid, message.size);
     this.inFlight++;
     this.bytes += message.source.length;
     const task = this.store(message).finally(() => {
@@ -100,6 +97,7 @@ export class CommitPipeline {
     await this.services.writes.run((tx) => recordFailure(tx, this.target.folderId, failure));
   }
 
+  /** Records a message that is not imported and not a failure (the local folder has it, or it is gone remotely). */
   async skip(uid: number, size: number): Promise<void> {
     await this.services.writes.run((tx) => recordOutcome(tx, this.target.folderId, uid, size, 'skipped'));
   }
