@@ -1,6 +1,7 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue), BENCH_METRICS_N (metrics), BENCH_POP3_N, BENCH_POP3_KB (pop3).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue), BENCH_METRICS_N (metrics), BENCH_POP3_N, BENCH_POP3_KB (pop3), BENCH_IMPORT_N, BENCH_IMPORT_KB (import).
 import { benchHttp } from './http.js';
 import { benchImap } from './imap.js';
+import { benchImport } from './import.js';
 import { benchInbound } from './inbound.js';
 import { benchMetrics } from './metrics.js';
 import { benchPop3 } from './pop3.js';
@@ -27,7 +28,8 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
     }),
   queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 }),
   metrics: () => benchMetrics({ messages: Number(process.env.BENCH_METRICS_N ?? 1_000_000), scrapes: 200 }),
-  pop3: () => benchPop3({ messages: Number(process.env.BENCH_POP3_N ?? 5000), sizeKb: Number(process.env.BENCH_POP3_KB ?? 20) })
+  pop3: () => benchPop3({ messages: Number(process.env.BENCH_POP3_N ?? 5000), sizeKb: Number(process.env.BENCH_POP3_KB ?? 20) }),
+  import: () => benchImport({ messages: Number(process.env.BENCH_IMPORT_N ?? 2000), sizeKb: Number(process.env.BENCH_IMPORT_KB ?? 10) })
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benchmarks);

@@ -32,6 +32,8 @@ import { AcmeCertificates, AcmeChallenges, type AcmeTiming } from './tls/acme.js
 import { buildAcmeHttp } from './http/acme-challenge.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { loopbackFor } from './smtp/test-mail.js';
+import { ImportRunner, type ImportRunnerOptions } from './importer/runner.js';
+import { foregroundImportRunning } from './importer/store.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -63,6 +65,8 @@ export interface BuildOptions {
   queue?: boolean;
   /** ACME schedule for tests (check interval, retry delay, clock) */
   acme?: Partial<AcmeTiming>;
+  /** false: listen() leaves the import runner stopped; otherwise its scan and lease intervals (tests shorten them) */
+  imports?: false | Pick<ImportRunnerOptions, 'scanIntervalMs' | 'renewIntervalMs'>;
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -70,7 +74,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   const database = await openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
-  const orphans = await blobs.sweepOrphans(database.db);
+  // a foreground import of the CLI holds blob files it has not committed yet: the sweep waits for the next start
+  const orphans = (await foregroundImportRunning(database.db)) ? 0 : await blobs.sweepOrphans(database.db);
   if (orphans) log.warn({ orphans }, 'removed blob files no message referenced (left by an interrupted delivery)');
   if (config.owner.email) {
     // POSTFACH_OWNER_EMAIL/POSTFACH_OWNER_PASSWORD: the first owner, created once; later starts leave admins alone
@@ -108,6 +113,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     for (const r of results) metrics.delivery(r.status === 'failed' ? 'bounced' : r.status);
   });
   metrics.setSources({ queue: () => queueSize(database.db), certificateExpiry: () => tls.certificate.validTo.getTime() });
+  services.imports = new ImportRunner(services, { holder: `server:${process.pid}`, ...(options.imports || {}) });
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
   // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
@@ -187,6 +193,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       // after the HTTP listeners: the CA fetches the challenge from them
       acmeCertificates?.start();
       if (options.queue !== false) await services.queue.start();
+      if (options.imports !== false) await services.imports.start();
       return listening;
     },
     async close() {
@@ -203,7 +210,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         ...pop3Servers.map((s) => s.close()),
         http?.app.close(),
         acmeHttp?.close(),
-        services.queue.stop(graceMs)
+        services.queue.stop(graceMs),
+        // a running import stops between two messages and resumes from there at the next start
+        services.imports.stop()
       ]);
       tls.close();
       await database.close();

@@ -18,6 +18,7 @@ import { createFirstOwner } from './directory/admins.js';
 import { DirectoryError } from './directory/errors.js';
 import { addAlias, addForward, listAliases, listForwards, removeAlias, removeForward } from './directory/routing.js';
 import { BlobStore } from './store/blobs.js';
+import { IMPORT_SWITCHES, IMPORT_USAGE, IMPORT_VALUE_FLAGS } from './cli/import-options.js';
 
 class UsageError extends Error {}
 
@@ -42,6 +43,7 @@ const USAGE = `Usage: postfach <command>
   admin queue list                        outbound mail waiting for delivery, with attempts and last error
   admin queue retry <id>|--all            try now instead of at the next attempt (a running server sees it within 30 s)
   admin queue delete <id>                 drop an entry without delivering it and without a bounce
+${IMPORT_USAGE}
   config example | reference             print the example config file or the settings reference
   backup <file.tar.gz|folder|->          consistent snapshot (database + message files) while the server runs
   restore <file|-> [--force]              restore a backup into an empty data folder (--force: over a stopped server's)
@@ -59,6 +61,8 @@ interface Parsed {
 
 const VALUE_FLAGS = new Set(['--name', '--quota', '--domain', '--role']);
 const SWITCHES = new Set(['--password-stdin', '--inactive', '--yes', '--json', '--keep-copy', '--no-keep-copy', '--help', '--all', '--force']);
+for (const flag of IMPORT_VALUE_FLAGS) VALUE_FLAGS.add(flag);
+for (const flag of IMPORT_SWITCHES) SWITCHES.add(flag);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -344,6 +348,12 @@ async function admin(parsed: Parsed): Promise<number> {
         done(`catch-all of ${arg(0, 'domain')} cleared`);
         break;
       default:
+        if (area === 'import') {
+          const { importCommand } = await import('./cli/import.js');
+          const usage = (message: string) => new UsageError(message);
+          exitCode = await importCommand({ config, db, actor, positional: parsed.positional.slice(1), flags: parsed.flags, readPassword: () => readPassword(parsed), print: (rows, columns) => print(parsed, rows, columns), usage, out: done });
+          break;
+        }
         throw new UsageError(`unknown admin command "${parsed.positional.join(' ')}"`);
     }
   } finally {

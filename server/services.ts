@@ -13,6 +13,7 @@ import type { WriteQueue } from './db/transaction.js';
 import type { Srs } from './mailauth/srs.js';
 import type { QueueRunner } from './queue/runner.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { ImportRunner } from './importer/runner.js';
 
 export interface Services {
   config: Config;
@@ -33,4 +34,6 @@ export interface Services {
   srs: Srs;
   /** the outbound queue: kick() after committing new entries */
   queue: QueueRunner;
+  /** imports from other providers over IMAP: kick() after creating or resuming a job, abort() after stopping one */
+  imports: ImportRunner;
 }

@@ -93,6 +93,11 @@ export const settings: readonly Setting[] = [
   { key: 'queue.relayUser', type: 'string', default: '', description: 'User name for the smarthost (AUTH PLAIN/LOGIN); empty = no authentication' },
   { key: 'queue.relayPassword', type: 'string', default: '', description: 'Password for queue.relayUser; never logged' },
 
+  { key: 'import.concurrency', type: 'integer', default: 2, min: 1, max: 50, description: 'Import jobs (from other providers over IMAP) running at once; never two of one account' },
+  { key: 'import.syncInterval', type: 'integer', default: 300, min: 1, max: 86400, description: 'Seconds between two fetches of new mail for an import with repeating sync turned on' },
+  { key: 'import.retryDelay', type: 'integer', default: 60, min: 1, max: 3600, description: 'Seconds before an import whose connection broke tries again; doubles per failure up to an hour, 10 failures in a row fail the job' },
+  { key: 'import.connectTimeout', type: 'integer', default: 30, min: 1, max: 300, description: 'Seconds an import waits for the old server to connect and greet' },
+
   { key: 'owner.email', type: 'string', default: '', description: 'At first start (no owner yet): create the owner admin user with this address' },
   { key: 'owner.password', type: 'string', default: '', description: 'Password for owner.email; used only at first start, never logged' },
   { key: 'accounts.defaultQuota', type: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: 'Quota in bytes for new accounts (0 = unlimited)' },
@@ -144,5 +149,6 @@ export interface Config {
     relayPassword: string;
   };
   accounts: { defaultQuota: number; passwordMinLength: number };
+  import: { concurrency: number; syncInterval: number; retryDelay: number; connectTimeout: number };
   owner: { email: string; password: string };
 }

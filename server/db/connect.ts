@@ -9,6 +9,8 @@ import * as initial from './migrations/20261122T0001_initial.js';
 import * as admins from './migrations/20261122T0002_admins.js';
 import * as adminSessions from './migrations/20261122T0003_admin_sessions.js';
 import * as queue from './migrations/20261123T0004_queue.js';
+import * as imports from './migrations/20261201T0010_imports.js';
+import * as uidvalidityFloor from './migrations/20261201T0010_uidvalidity_floor.js';
 import * as wireSize from './migrations/20261201T0040_wire_size.js';
 
 /** Migrations in order; names are frozen once released. */
@@ -17,6 +19,8 @@ const migrations: Record<string, Migration> = {
   '20261122T0002_admins': admins,
   '20261122T0003_admin_sessions': adminSessions,
   '20261123T0004_queue': queue,
+  '20261201T0010_imports': imports,
+  '20261201T0010_uidvalidity_floor': uidvalidityFloor,
   '20261201T0040_wire_size': wireSize
 };
 

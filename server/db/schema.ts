@@ -27,6 +27,8 @@ export interface AccountTable {
   /** bytes; 0 = unlimited */
   quota: number;
   used_bytes: number;
+  /** the highest UIDVALIDITY a deleted folder of this account had: new folders get a larger one */
+  uidvalidity_floor: Generated<number>;
   created_at: number;
   updated_at: number;
 }
@@ -198,6 +200,80 @@ export interface ApiTokenTable {
   revoked_at: number | null;
 }
 
+export interface ImportJobTable {
+  id: Generated<number>;
+  account_id: number;
+  host: string;
+  port: number;
+  encryption: 'none' | 'starttls' | 'tls';
+  verify_certificate: number;
+  username: string;
+  /** AES-256-GCM sealed remote password (key file in the data folder); null once finished or cancelled */
+  password_sealed: string | null;
+  state: 'queued' | 'running' | 'waiting' | 'stopped' | 'failed' | 'done';
+  /** 1: after the first pass, fetch new mail again every import.syncInterval seconds */
+  sync: number;
+  ignore_quota: number;
+  /** when a queued or waiting job is due */
+  next_run_at: number;
+  /** which process runs it ("server:<pid>", "cli:<pid>") and until when that claim holds without renewal */
+  leased_by: string | null;
+  leased_until: number | null;
+  /** passes in a row that ended in a connection failure */
+  attempts: Generated<number>;
+  passes: Generated<number>;
+  /** the request field the last error is about (host, port, encryption, password, quota) */
+  error_field: string | null;
+  error_message: string | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  last_pass_at: number | null;
+}
+
+export interface ImportFolderTable {
+  id: Generated<number>;
+  job_id: number;
+  position: number;
+  /** folder path as the remote server names it (Unicode, remote delimiter) */
+  remote_path: string;
+  remote_delimiter: string;
+  local_name: string;
+  uidvalidity: number | null;
+  /** every remote UID below this was handled in a finished pass */
+  synced_uidnext: Generated<number>;
+  /** 1 after a UIDVALIDITY change: skip messages the local folder has already (Message-ID, else content) */
+  dedup: Generated<number>;
+  state: 'pending' | 'running' | 'done' | 'failed';
+  messages: Generated<number>;
+  imported: Generated<number>;
+  skipped: Generated<number>;
+  failed: Generated<number>;
+  bytes: Generated<number>;
+  bytes_done: Generated<number>;
+  error: string | null;
+}
+
+export interface ImportUidTable {
+  folder_id: number;
+  uid: number;
+  /** i = imported, s = skipped (duplicate or gone), f = failed */
+  outcome: 'i' | 's' | 'f';
+}
+
+export interface ImportFailureTable {
+  id: Generated<number>;
+  folder_id: number;
+  uid: number;
+  reason: 'too_large' | 'empty' | 'fetch' | 'store';
+  detail: string;
+  size: number;
+  subject: string;
+  at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -215,6 +291,10 @@ export interface Database {
   admins: AdminTable;
   admin_sessions: AdminSessionTable;
   api_tokens: ApiTokenTable;
+  import_jobs: ImportJobTable;
+  import_folders: ImportFolderTable;
+  import_uids: ImportUidTable;
+  import_failures: ImportFailureTable;
 }
 
 export type Domain = Selectable<DomainTable>;
@@ -231,4 +311,7 @@ export type AuditEntry = Selectable<AuditTable>;
 export type Admin = Selectable<AdminTable>;
 export type AdminSession = Selectable<AdminSessionTable>;
 export type ApiToken = Selectable<ApiTokenTable>;
+export type ImportJob = Selectable<ImportJobTable>;
+export type ImportFolder = Selectable<ImportFolderTable>;
+export type ImportFailure = Selectable<ImportFailureTable>;
 export type Timestamp = ColumnType<number, number, number>;

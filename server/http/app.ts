@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
+import { importRoutes } from './routes/imports.js';
 import { sessionRoutes } from './routes/session.js';
 import { registerAdminUi } from './admin-ui.js';
 import { PACKAGE_VERSION } from '../paths.js';
@@ -122,6 +123,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(adminRoutes(ctx));
       await api.register(queueRoutes(ctx));
       await api.register(testMailRoutes(ctx));
+      await api.register(importRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );

@@ -16,6 +16,10 @@ export interface MessageCommit {
   raw: () => Promise<Buffer> | Buffer;
   local: DeliveryTarget[];
   outbound: Array<Omit<OutboundMessage, 'blob'>>;
+  /** the blob written already by blobs.write (still pinned); `sources` are then not written again (the importer) */
+  blob?: StoredBlob;
+  /** the message's internal date (RFC 9051 §2.3.3); the time of the commit when absent */
+  internalDate?: number;
 }
 
 export interface CommitResult<T> {
@@ -47,18 +51,21 @@ export function forwardsByOrigin(verdicts: AcceptedVerdict[]): Map<string, strin
   return groups;
 }
 
+/** What a commit needs of the services (the CLI's foreground import has no outbound queue: it never enqueues). */
+export type CommitServices = Pick<Services, 'blobs' | 'writes' | 'notifier' | 'db' | 'config'> & { queue: Pick<Services['queue'], 'kick'> };
+
 /**
  * Writes the blob (fsynced), then stores and enqueues in one transaction, running `alongside` in that same
  * transaction (the queue records an attempt together with the DSN it causes). A failure leaves nothing behind.
  */
-export async function commitMessage<T = undefined>(services: Services, commit: MessageCommit, alongside?: (tx: Tx) => Promise<T>): Promise<CommitResult<T>> {
+export async function commitMessage<T = undefined>(services: CommitServices, commit: MessageCommit, alongside?: (tx: Tx) => Promise<T>): Promise<CommitResult<T>> {
   const { blobs, writes, notifier, db, config } = services;
-  const blob = await blobs.write(commit.sources);
+  const blob = commit.blob ?? (await blobs.write(commit.sources));
   try {
     const prepared = commit.local.length ? prepareMessage(await commit.raw()) : null;
     const now = Date.now();
     const result = await writes.run(async (tx) => {
-      const stored = prepared ? await storeMessage(tx, blob, prepared, commit.local, now) : [];
+      const stored = prepared ? await storeMessage(tx, blob, prepared, commit.local, commit.internalDate ?? now) : [];
       const queued: number[] = [];
       for (const message of commit.outbound) queued.push(...(await enqueue(tx, { ...message, blob }, now, config.queue.maxAge * 1000)));
       const extra = alongside ? await alongside(tx) : (undefined as T);

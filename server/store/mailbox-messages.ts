@@ -260,6 +260,8 @@ export async function deleteMailbox(tx: Tx, accountId: number, name: string): Pr
   const { freed } = await removeMessages(tx, mailbox, rows);
   await tx.deleteFrom('expunges').where('mailbox_id', '=', mailbox.id).execute();
   await tx.deleteFrom('mailboxes').where('id', '=', mailbox.id).execute();
+  // RFC 9051 §2.3.1.1: a folder created later under this name must not get this UIDVALIDITY again
+  await tx.updateTable('accounts').set({ uidvalidity_floor: mailbox.uidvalidity }).where('id', '=', accountId).where('uidvalidity_floor', '<', mailbox.uidvalidity).execute();
   return { mailbox, freed };
 }
 
@@ -307,4 +309,19 @@ export async function uidsAbove(tx: Tx, mailboxId: number, uid: number): Promise
 /** Quota and usage of an account, in bytes (0 quota = unlimited). */
 export function quotaUsage(tx: Tx, accountId: number): Promise<{ quota: number; used_bytes: number }> {
   return tx.selectFrom('accounts').select(['quota', 'used_bytes']).where('id', '=', accountId).executeTakeFirstOrThrow();
+}
+
+/**
+ * How many messages of a folder carry each Message-ID, and each blob (content), for an import that must not store
+ * what the folder has already (counts, not sets: a folder may rightly hold two copies).
+ */
+export async function messageFingerprints(tx: Tx, mailboxId: number): Promise<{ byMessageId: Map<string, number>; byContent: Map<string, number> }> {
+  const rows = await tx.selectFrom('messages').select(['message_id', 'blob_id']).where('mailbox_id', '=', mailboxId).execute();
+  const byMessageId = new Map<string, number>();
+  const byContent = new Map<string, number>();
+  for (const r of rows) {
+    if (r.message_id) byMessageId.set(r.message_id, (byMessageId.get(r.message_id) ?? 0) + 1);
+    byContent.set(r.blob_id, (byContent.get(r.blob_id) ?? 0) + 1);
+  }
+  return { byMessageId, byContent };
 }

@@ -22,8 +22,10 @@ export async function nextUidValidity(tx: Tx, accountId: number): Promise<number
     .select((eb) => eb.fn.max('uidvalidity').as('max'))
     .where('account_id', '=', accountId)
     .executeTakeFirst();
+  // a deleted folder's value is gone from the table above: the account remembers the highest of those
+  const floor = await tx.selectFrom('accounts').select('uidvalidity_floor').where('id', '=', accountId).executeTakeFirst();
   const now = Math.floor(Date.now() / 1000);
-  return Math.max(now, Number(row?.max ?? 0) + 1);
+  return Math.max(now, Number(row?.max ?? 0) + 1, Number(floor?.uidvalidity_floor ?? 0) + 1);
 }
 
 export async function createDefaultMailboxes(tx: Tx, accountId: number): Promise<void> {
