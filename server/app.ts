@@ -22,6 +22,10 @@ import { Srs, serverSecret } from './mailauth/srs.js';
 import { QueueRunner } from './queue/runner.js';
 import { SmtpDelivery } from './queue/deliver.js';
 import { createSubmissionServer } from './smtp/submission.js';
+import { PluginHost } from './plugins/host.js';
+import { loadPlugins, registerPlugins, unusedSections } from './plugins/loader.js';
+import { deliveryNotifier } from './plugins/delivery.js';
+import type { PostfachPlugin } from './plugins/define.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -47,10 +51,15 @@ export interface BuildOptions {
   http?: Pick<HttpOptions, 'now' | 'lifetime'>;
   /** false: listen() leaves the outbound queue stopped (tests that inspect queued entries) */
   queue?: boolean;
+  /** plugins instead of plugins.enabled (names or plugin functions: the plugin harness), and their clock */
+  plugins?: { list?: ReadonlyArray<string | PostfachPlugin>; now?: () => number };
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? createLogger(config.log.level);
+  // plugins and their settings are checked before anything touches the data folder
+  const plugins = await loadPlugins(config, options.plugins?.list);
+  for (const name of unusedSections(config, plugins)) log.warn({ section: `plugins.${name}` }, 'config section of a plugin that is not loaded');
   const database = await openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
@@ -76,10 +85,12 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     notifier: new MailboxNotifier(),
     tls,
     accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota },
-    srs: new Srs(await serverSecret(database.db, 'srs'))
+    srs: new Srs(await serverSecret(database.db, 'srs')),
+    plugins: new PluginHost(log)
   } as Services;
   // the runner needs the services it is part of (it commits DSNs through them)
   services.queue = new QueueRunner(services, new SmtpDelivery(config, resolver, log));
+  services.queue.listeners.push(deliveryNotifier(services.plugins));
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
   // link creates one; the token lives in memory only, so every start without an owner prints a fresh link.
@@ -87,12 +98,32 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
 
   let mx: SmtpListener | undefined;
   const submissionServers: SmtpListener[] = [];
-  let http: HttpApp | undefined;
   const imapServers: ImapServer[] = [];
   // one limiter and one session set for every login protocol, so guessing cannot hop between ports
   const limiter = new LoginLimiter();
   const imapSessions = new Set<ImapSession>();
   let closed = false;
+  /** the ports bound by listen(), for the client settings the admin API serves */
+  const bound: Listening = {};
+
+  // The admin HTTP app is built here, listening or not: plugins are fastify plugins registered into it (each in its
+  // own context under /api/v1/plugins/<name>), so every hook is registered before any listener accepts a connection.
+  let http: HttpApp;
+  try {
+    http = await buildHttp(services, {
+      limiter,
+      setupToken,
+      endpoints: () => endpointsOf({ ...bound }),
+      https: config.http.tls ? tls : null,
+      plugins: registerPlugins(plugins, services.plugins, services, options.plugins?.now ?? Date.now),
+      ...options.http
+    });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  services.plugins.seal();
+  if (plugins.length) log.info({ plugins: plugins.map((p) => p.name) }, 'plugins loaded');
 
   return {
     services,
@@ -117,8 +148,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       }
       if (config.http.port >= 0) {
         // last: the client settings it serves name the ports bound above
-        const bound = { ...listening };
-        http = await buildHttp(services, { limiter, setupToken, endpoints: () => endpointsOf(bound), https: config.http.tls ? tls : null, ...options.http });
+        Object.assign(bound, listening);
         await http.app.listen({ port: config.http.port, host: config.bind });
         listening.http = (http.app.server.address() as AddressInfo).port;
       }
@@ -128,9 +158,12 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close()), http?.app.close()]);
+      await Promise.all([mx?.close(), ...submissionServers.map((s) => s.close()), ...imapServers.map((s) => s.close())]);
       // after the listeners: attempts running now are recorded before the database closes
       await services.queue.stop();
+      // then the plugins: their last notifications, then their onClose hooks (fastify's, with the HTTP app)
+      await services.plugins.drain();
+      await http.app.close();
       await database.close();
     }
   };

@@ -12,6 +12,7 @@ import type { AccountContext } from './directory/accounts.js';
 import type { WriteQueue } from './db/transaction.js';
 import type { Srs } from './mailauth/srs.js';
 import type { QueueRunner } from './queue/runner.js';
+import type { PluginHost } from './plugins/host.js';
 
 export interface Services {
   config: Config;
@@ -29,4 +30,6 @@ export interface Services {
   srs: Srs;
   /** the outbound queue: kick() after committing new entries */
   queue: QueueRunner;
+  /** the plugin hooks (none registered when no plugin is enabled) */
+  plugins: PluginHost;
 }

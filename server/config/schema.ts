@@ -1,7 +1,7 @@
 // The configuration schema: one list gives validation, defaults, environment variable names and the documented example.
 import os from 'node:os';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'hostPortList' | 'domainList' | 'enum';
+export type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'hostPortList' | 'domainList' | 'enum';
 
 export interface Setting {
   /** dotted key as written in the config file, e.g. `smtp.port` */
@@ -9,17 +9,22 @@ export interface Setting {
   type: SettingType;
   default: unknown;
   description: string;
-  /** inclusive bounds for integers */
+  /** inclusive bounds for integers and numbers */
   min?: number;
   max?: number;
   /** allowed values for enums */
   values?: readonly string[];
+  /** environment variable when it is not the one envName(key) gives */
+  env?: string;
 }
 
-/** Environment variable for a key: `smtp.maxMessageSize` -> `POSTFACH_SMTP_MAX_MESSAGE_SIZE`. */
+/** Environment variable for a key: `smtp.maxMessageSize` -> `POSTFACH_SMTP_MAX_MESSAGE_SIZE` (`-` in plugin names -> `_`). */
 export function envName(key: string): string {
-  return 'POSTFACH_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+  return 'POSTFACH_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[.-]/g, '_').toUpperCase();
 }
+
+/** The environment variable a setting is read from. */
+export const settingEnv = (setting: Setting): string => setting.env ?? envName(setting.key);
 
 const port = (key: string, def: number, what: string): Setting => ({
   key,
@@ -79,6 +84,16 @@ export const settings: readonly Setting[] = [
   { key: 'queue.relayUser', type: 'string', default: '', description: 'User name for the smarthost (AUTH PLAIN/LOGIN); empty = no authentication' },
   { key: 'queue.relayPassword', type: 'string', default: '', description: 'Password for queue.relayUser; never logged' },
 
+  {
+    key: 'plugins.enabled',
+    type: 'list',
+    default: [],
+    env: 'POSTFACH_PLUGINS',
+    description:
+      'Plugins to load, in this order: a bundled one (dnsbl, greylist, rspamd, limits, example), a path to a plugin file or folder (relative to the working folder), or an npm package name; comma separated in the environment. Each plugin reads its own section plugins.<name>.* (see README "Plugins")'
+  },
+  { key: 'plugins.timeout', type: 'integer', default: 30000, min: 10, max: 600000, description: 'Milliseconds a plugin hook may take before it counts as failed (a temporary 4xx reply, never a lost message); plugins.<name>.timeout sets it per plugin' },
+
   { key: 'owner.email', type: 'string', default: '', description: 'At first start (no owner yet): create the owner admin user with this address' },
   { key: 'owner.password', type: 'string', default: '', description: 'Password for owner.email; used only at first start, never logged' },
   { key: 'accounts.defaultQuota', type: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, description: 'Quota in bytes for new accounts (0 = unlimited)' },
@@ -126,4 +141,12 @@ export interface Config {
   };
   accounts: { defaultQuota: number; passwordMinLength: number };
   owner: { email: string; password: string };
+  plugins: {
+    enabled: string[];
+    timeout: number;
+    /** raw `plugins.<name>.*` values from the file and overrides, by plugin name; each plugin validates its own */
+    sections: Record<string, Record<string, unknown>>;
+    /** POSTFACH_PLUGINS_<NAME>_<KEY> variables, validated by the plugin they name */
+    environment: Record<string, string>;
+  };
 }

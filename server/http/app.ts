@@ -1,6 +1,6 @@
 // The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs) and the first-start setup page. Built, not listening.
 import fs from 'node:fs';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import type { SessionLifetime } from '../directory/admin-sessions.js';
 import type { Services } from '../services.js';
@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admins.js';
 import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
+import { pluginRoutes } from './routes/plugins.js';
 import { sessionRoutes } from './routes/session.js';
 import { SETUP_PAGE_CSP, setupPage } from './setup-page.js';
 
@@ -28,6 +29,8 @@ export interface HttpOptions {
   /** tests inject a clock to expire sessions */
   now?: () => number;
   lifetime?: SessionLifetime;
+  /** the operator's plugins, registered at /api/v1/plugins (server/plugins/loader.ts) */
+  plugins?: FastifyPluginAsync;
 }
 
 /** JSON bodies are small: the largest is an account with a 1 KiB password. */
@@ -102,9 +105,11 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(routingRoutes(ctx));
       await api.register(adminRoutes(ctx));
       await api.register(queueRoutes(ctx));
+      await api.register(pluginRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );
+  if (options.plugins) await app.register(options.plugins, { prefix: '/api/v1/plugins' });
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
   app.get('/setup', { config: { access: 'public' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', SETUP_PAGE_CSP).send(setupPage()));
   await app.ready();
