@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { build, type App, type Listening } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { addAccount } from '../directory/accounts.js';
+import { createApiToken } from '../directory/api-tokens.js';
 import { addDomain } from '../directory/domains.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { listMailboxes } from '../store/mailboxes.js';
@@ -82,6 +83,8 @@ export interface Harness {
   send(options: SendOptions): Promise<Transcript>;
   /** the messages stored for an account, oldest first, all folders */
   messages(address: string): Promise<StoredMail[]>;
+  /** an admin API request (start with http: true) with an API token of that role, or none (null) */
+  api(path: string, options?: { method?: string; body?: unknown; role?: 'owner' | 'admin' | null }): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -197,12 +200,26 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     for (const local of options.accounts ?? ['info']) await addAccount(accounts, actor, { address: `${local}@${domain}`, password: HARNESS_PASSWORD });
     const ports = await app.listen();
     const running = app;
+    const tokens = new Map<string, Promise<string>>();
+    const tokenFor = (role: 'owner' | 'admin') => {
+      if (!tokens.has(role)) tokens.set(role, createApiToken(db, actor, { name: `harness-${role}`, role, createdBy: null }).then((t) => t.token));
+      return tokens.get(role)!;
+    };
     return {
       app: running,
       ports,
       domain,
       send: (send) => sendMail(ports, send),
       messages: (address) => storedMail(running, address),
+      async api(path, request = {}) {
+        if (ports.http === undefined) throw new Error('start the harness with http: true to use the admin API');
+        const role = request.role === undefined ? 'owner' : request.role;
+        const headers: Record<string, string> = role ? { authorization: `Bearer ${await tokenFor(role)}` } : {};
+        if (request.body !== undefined) headers['content-type'] = 'application/json';
+        const response = await fetch(`http://127.0.0.1:${ports.http}${path}`, { method: request.method ?? 'GET', headers, body: request.body === undefined ? undefined : JSON.stringify(request.body) });
+        const text = await response.text();
+        return { status: response.status, body: text ? JSON.parse(text) : null };
+      },
       async close() {
         await running.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
