@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { DnsResolver } from '../../server/dns/resolver.js';
 import { AddressList, definePlugin, results } from '../../server/plugins/index.js';
-import { plainAddress } from '../../server/plugins/addresses.js';
+import { ipv6Groups, plainAddress } from '../../server/plugins/addresses.js';
 
 export interface Listing {
   zone: string;
@@ -18,13 +18,8 @@ export interface Listing {
 export function dnsblQueryName(ip: string, zone: string): string | null {
   const address = plainAddress(ip);
   if (net.isIPv4(address)) return `${address.split('.').reverse().join('.')}.${zone}`;
-  if (!net.isIPv6(address) || address.includes('%')) return null;
-  const [head, tail = ''] = address.split('::');
-  const groups = (part: string) => (part ? part.split(':') : []);
-  const left = groups(head);
-  const right = address.includes('::') ? groups(tail) : [];
-  const all = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${all.map((g) => g.padStart(4, '0')).join('').split('').reverse().join('.')}.${zone}`;
+  const groups = ipv6Groups(address);
+  return groups && `${groups.map((g) => g.padStart(4, '0').toLowerCase()).join('').split('').reverse().join('.')}.${zone}`;
 }
 
 /**

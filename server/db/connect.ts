@@ -8,13 +8,15 @@ import * as initial from './migrations/20261122T0001_initial.js';
 import * as admins from './migrations/20261122T0002_admins.js';
 import * as adminSessions from './migrations/20261122T0003_admin_sessions.js';
 import * as queue from './migrations/20261123T0004_queue.js';
+import * as greylist from './migrations/20261201T0020_greylist.js';
 
 /** Migrations in order; names are frozen once released. */
 const migrations: Record<string, Migration> = {
   '20261122T0001_initial': initial,
   '20261122T0002_admins': admins,
   '20261122T0003_admin_sessions': adminSessions,
-  '20261123T0004_queue': queue
+  '20261123T0004_queue': queue,
+  '20261201T0020_greylist': greylist
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

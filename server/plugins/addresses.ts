@@ -8,6 +8,15 @@ export function plainAddress(ip: string): string {
   return mapped ? mapped[1] : ip;
 }
 
+/** The eight 16-bit groups of an IPv6 address, `::` expanded, as written (RFC 4291 §2.2); null for anything else. */
+export function ipv6Groups(ip: string): string[] | null {
+  if (!net.isIPv6(ip) || ip.includes('%') || ip.includes('.')) return null;
+  const [head, tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  return [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+}
+
 export class AddressList {
   private readonly list = new net.BlockList();
   readonly size: number;
