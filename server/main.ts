@@ -362,6 +362,8 @@ async function serve(): Promise<void> {
   if (listening.submissions !== undefined) lines.push(`  Submissions    ${host}:${listening.submissions} (TLS)`);
   if (listening.imap !== undefined) lines.push(`  IMAP           ${host}:${listening.imap} (STARTTLS)`);
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
+  const plugins = app.services.plugins.describe().map((p) => p.name);
+  if (plugins.length) lines.push(`  Plugins        ${plugins.join(', ')}`);
   if (listening.http !== undefined) {
     const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
     lines.push(`  Admin API      ${base}/api/v1 (OpenAPI: ${base}/api/docs)`);
