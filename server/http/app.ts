@@ -35,7 +35,9 @@ export interface HttpOptions {
 
 /** JSON bodies are small: the largest is an account with a 1 KiB password. */
 const BODY_LIMIT = 64 * 1024;
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+/** package.json is two folders up from server/http/ in the source tree, three from dist/server/http/ when built */
+const PACKAGE = ['../../package.json', '../../../package.json'].map((p) => new URL(p, import.meta.url)).find((url) => fs.existsSync(url))!;
+const VERSION: string = JSON.parse(fs.readFileSync(PACKAGE, 'utf8')).version;
 
 export interface HttpApp {
   app: FastifyInstance;

@@ -81,6 +81,24 @@ describe('limits', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.code).toBe('unauthenticated');
   });
+
+  it('is listed with its hooks at /api/v1/plugins, and its route is in the OpenAPI document', async () => {
+    const listing = await harness.api('/api/v1/plugins', { role: 'admin' });
+    expect(listing.body).toEqual({
+      plugins: [
+        {
+          name: 'limits',
+          source: 'limits',
+          hooks: [
+            { hook: 'connect', priority: -90, timeout: 30000 },
+            { hook: 'mail', priority: -90, timeout: 30000 },
+            { hook: 'disconnect', priority: 0, timeout: 30000 }
+          ]
+        }
+      ]
+    });
+    expect((await harness.api('/api/docs', { role: null })).body.paths['/api/v1/plugins/limits/addresses'].get.summary).toMatch(/limits plugin/);
+  });
 });
 
 describe('RateCounter', () => {
