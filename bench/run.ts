@@ -1,8 +1,9 @@
-// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue).
+// `npm run bench [name…]`: runs the benchmarks and prints their figures. Env: BENCH_N, BENCH_C (inbound), BENCH_IMAP_N, BENCH_IDLE (imap), BENCH_HTTP_ACCOUNTS, BENCH_HTTP_N (http), BENCH_QUEUE_N (queue), BENCH_PLUGINS, BENCH_PLUGINS_N (plugins).
 import { benchHttp } from './http.js';
 import { benchImap } from './imap.js';
 import { benchInbound } from './inbound.js';
 import { benchQueue } from './queue.js';
+import { benchPlugins } from './plugins.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number | string>>> = {
   inbound: () =>
@@ -23,7 +24,8 @@ const benchmarks: Record<string, () => Promise<Record<string, number | string>>>
       concurrency: 10,
       seconds: 5
     }),
-  queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 })
+  queue: () => benchQueue({ messages: Number(process.env.BENCH_QUEUE_N ?? 1000), connections: 5, sizeKb: 10 }),
+  plugins: () => benchPlugins({ plugins: Number(process.env.BENCH_PLUGINS ?? 10), iterations: 20_000, messages: Number(process.env.BENCH_PLUGINS_N ?? 500) })
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benchmarks);

@@ -3,7 +3,7 @@
 // its timeout is logged and yields a fault, which the caller turns into a temporary failure (STYLE.md §6).
 import type { Logger } from '../log/logger.js';
 import { HOOK_NAMES, NOTIFICATION_HOOKS, isHookName, type HookArgs, type HookFunction, type HookName, type HookOptions } from './hooks.js';
-import { CONTINUE, normalizeResult, type HookRecord, type HookResult, type Outcome } from './results.js';
+import { CONTINUE, normalizeResult, type HookRecord, type HookResult, type HookReturn, type Outcome } from './results.js';
 
 export class PluginError extends Error {
   constructor(
@@ -33,7 +33,6 @@ export interface PluginSummary {
 
 type Fault = { result: 'fault'; reason: 'timeout' | 'error' };
 
-const TIMED_OUT = Symbol('timed out');
 const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
 export class PluginHost {
@@ -92,7 +91,8 @@ export class PluginHost {
     const list = this.hooks.get(hook)!;
     for (const registration of list) {
       const started = performance.now();
-      const returned = await this.call(registration, hook, args, log);
+      const called = this.call(registration, hook, args, log);
+      const returned = isThenable(called) ? await called : called;
       if (returned.result !== 'continue' || returned.message) trace.push(record(hook, registration.plugin, returned, started));
       if (returned.result === 'fault') return { result: 'fault', plugin: registration.plugin, reason: returned.reason };
       if (returned.result !== 'continue') return { ...returned, result: returned.result, plugin: registration.plugin };
@@ -119,38 +119,85 @@ export class PluginHost {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
-  private async call(registration: Registration, hook: HookName, args: object, log: Logger): Promise<HookResult | Fault> {
-    const controller = new AbortController();
-    let pluginLog: Logger | undefined;
-    const context = {
-      ...args,
-      hook,
-      plugin: registration.plugin,
-      signal: controller.signal,
-      // a child logger only for the hooks that log
-      get log() {
-        return (pluginLog ??= log.child({ plugin: registration.plugin }));
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
+  /**
+   * Calls one hook function. A function that answers synchronously is not awaited (no timer, no microtask: the
+   * common case costs little); a promise races the plugin's timeout. The signal is made only if the hook asks.
+   */
+  private call(registration: Registration, hook: HookName, args: object, log: Logger): HookResult | Fault | Promise<HookResult | Fault> {
+    const context = new HookCall(args, hook, registration.plugin, log);
+    let returned: ReturnType<typeof registration.fn>;
     try {
-      const returned = registration.fn(context);
-      const value = isThenable(returned)
-        ? await Promise.race([returned, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(TIMED_OUT), registration.timeout)))])
-        : returned;
-      return normalizeResult(value);
+      returned = registration.fn(context);
+      if (!isThenable(returned)) return normalizeResult(returned);
     } catch (err) {
-      if (err === TIMED_OUT) {
-        controller.abort(new Error(`plugin ${registration.plugin}: ${hook} hook timed out after ${registration.timeout} ms`));
-        log.warn({ hook, plugin: registration.plugin, timeout: registration.timeout }, 'plugin hook timed out');
-        return { result: 'fault', reason: 'timeout' };
-      }
-      log.error({ err, hook, plugin: registration.plugin }, 'plugin hook failed');
-      return { result: 'fault', reason: 'error' };
-    } finally {
-      clearTimeout(timer);
+      return fault(log, hook, registration.plugin, err);
     }
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        context.timeOut(new Error(`plugin ${registration.plugin}: ${hook} hook timed out after ${registration.timeout} ms`));
+        log.warn({ hook, plugin: registration.plugin, timeout: registration.timeout }, 'plugin hook timed out');
+        resolve({ result: 'fault', reason: 'timeout' });
+      }, registration.timeout);
+      const settle = (outcome: () => HookResult | Fault) => {
+        if (settled) return; // too late: the timeout already answered
+        settled = true;
+        clearTimeout(timer);
+        try {
+          resolve(outcome());
+        } catch (err) {
+          resolve(fault(log, hook, registration.plugin, err));
+        }
+      };
+      returned.then(
+        (value) => settle(() => normalizeResult(value as HookReturn)),
+        (err) => settle(() => fault(log, hook, registration.plugin, err))
+      );
+    });
   }
+}
+
+/**
+ * What a hook function receives: the hook's arguments, its name, the plugin's name, and (made only when asked for)
+ * a logger and an abort signal. A class rather than an object literal with getters: one is made per call.
+ */
+class HookCall {
+  readonly hook: HookName;
+  readonly plugin: string;
+  #log: Logger;
+  #pluginLog: Logger | undefined;
+  #controller: AbortController | undefined;
+  #timedOut: Error | undefined;
+
+  constructor(args: object, hook: HookName, plugin: string, log: Logger) {
+    Object.assign(this, args);
+    this.hook = hook;
+    this.plugin = plugin;
+    this.#log = log;
+  }
+
+  get log(): Logger {
+    return (this.#pluginLog ??= this.#log.child({ plugin: this.plugin }));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#timedOut) this.#controller.abort(this.#timedOut);
+    }
+    return this.#controller.signal;
+  }
+
+  timeOut(reason: Error): void {
+    this.#timedOut = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+function fault(log: Logger, hook: HookName, plugin: string, err: unknown): Fault {
+  log.error({ err, hook, plugin }, 'plugin hook failed');
+  return { result: 'fault', reason: 'error' };
 }
 
 function record(hook: HookName, plugin: string, returned: HookResult | Fault, started: number): HookRecord {

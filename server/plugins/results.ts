@@ -47,8 +47,10 @@ export class PluginResultError extends Error {
 }
 
 /** Checks a returned value; throws PluginResultError (a fault of the plugin) for anything that is not a result. */
+const CONTINUED: HookResult = Object.freeze({ result: 'continue' });
+
 export function normalizeResult(value: HookReturn): HookResult {
-  if (value === undefined || value === null) return { result: 'continue' };
+  if (value === undefined || value === null || value === 'continue') return CONTINUED;
   const result: HookResult = typeof value === 'string' ? { result: value } : value;
   if (typeof result !== 'object' || !(RESULT_CODES as readonly string[]).includes(result.result)) {
     throw new PluginResultError(`not a hook result: ${JSON.stringify(value)} (expected one of ${RESULT_CODES.join(', ')})`);
