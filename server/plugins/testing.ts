@@ -83,7 +83,7 @@ export interface Harness {
   send(options: SendOptions): Promise<Transcript>;
   /** the messages stored for an account, oldest first, all folders */
   messages(address: string): Promise<StoredMail[]>;
-  /** an admin API request (start with http: true) with an API token of that role, or none (null) */
+  /** an admin API request (start with http: true) with an API token of that role (default owner), or none (null); JSON bodies parsed */
   api(path: string, options?: { method?: string; body?: unknown; role?: 'owner' | 'admin' | null }): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -218,7 +218,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         if (request.body !== undefined) headers['content-type'] = 'application/json';
         const response = await fetch(`http://127.0.0.1:${ports.http}${path}`, { method: request.method ?? 'GET', headers, body: request.body === undefined ? undefined : JSON.stringify(request.body) });
         const text = await response.text();
-        return { status: response.status, body: text ? JSON.parse(text) : null };
+        const json = (response.headers.get('content-type') ?? '').includes('json');
+        return { status: response.status, body: json && text ? JSON.parse(text) : text };
       },
       async close() {
         await running.close();
