@@ -8,7 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { build, type App, type Listening } from '../app.js';
 import { loadConfig } from '../config/load.js';
-import { addAccount } from '../directory/accounts.js';
+import { addAccount, requireAccount } from '../directory/accounts.js';
 import { createApiToken } from '../directory/api-tokens.js';
 import { addDomain } from '../directory/domains.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -275,7 +275,7 @@ async function converse(dialogue: Dialogue, transcript: Transcript, options: Sen
 
 async function storedMail(app: App, address: string): Promise<StoredMail[]> {
   const { db, blobs } = app.services;
-  const account = await db.selectFrom('accounts').select('id').where('address', '=', address.toLowerCase()).executeTakeFirstOrThrow();
+  const account = await requireAccount(db, address);
   const mail: Array<StoredMail & { id: number }> = [];
   for (const mailbox of await listMailboxes(db, account.id)) {
     for (const message of await listMessages(db, account.id, mailbox.name)) {
