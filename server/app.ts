@@ -34,6 +34,10 @@ import { createSubmissionServer } from './smtp/submission.js';
 import { loopbackFor } from './smtp/test-mail.js';
 import { ImportRunner, type ImportRunnerOptions } from './importer/runner.js';
 import { foregroundImportRunning } from './importer/store.js';
+import { PluginHost } from './plugins/host.js';
+import { loadPlugins, registerPlugins, unusedSections } from './plugins/loader.js';
+import { deliveryNotifier } from './plugins/delivery.js';
+import type { PostfachPlugin } from './plugins/define.js';
 
 export interface Listening {
   /** bound ports by service name; absent when the service is disabled (port -1) */
@@ -67,10 +71,15 @@ export interface BuildOptions {
   acme?: Partial<AcmeTiming>;
   /** false: listen() leaves the import runner stopped; otherwise its scan and lease intervals (tests shorten them) */
   imports?: false | Pick<ImportRunnerOptions, 'scanIntervalMs' | 'renewIntervalMs'>;
+  /** plugins instead of plugins.enabled (names or plugin functions: the plugin harness), and their clock */
+  plugins?: { list?: ReadonlyArray<string | PostfachPlugin>; now?: () => number };
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<App> {
   const log = options.logger ?? createLogger(config.log.level);
+  // plugins and their settings are checked before anything touches the data folder
+  const plugins = await loadPlugins(config, options.plugins?.list);
+  for (const name of unusedSections(config, plugins)) log.warn({ section: `plugins.${name}` }, 'config section of a plugin that is not loaded');
   const database = await openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
@@ -105,7 +114,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     tls,
     metrics,
     accounts: { db: database.db, policy: { minLength: config.accounts.passwordMinLength }, defaultQuota: config.accounts.defaultQuota },
-    srs: new Srs(await serverSecret(database.db, 'srs'))
+    srs: new Srs(await serverSecret(database.db, 'srs')),
+    plugins: new PluginHost(log)
   } as Services;
   // the runner needs the services it is part of (it commits DSNs through them)
   services.queue = new QueueRunner(services, new SmtpDelivery(config, resolver, log));
@@ -113,6 +123,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     for (const r of results) metrics.delivery(r.status === 'failed' ? 'bounced' : r.status);
   });
   metrics.setSources({ queue: () => queueSize(database.db), certificateExpiry: () => tls.certificate.validTo.getTime() });
+  services.queue.listeners.push(deliveryNotifier(services.plugins));
   services.imports = new ImportRunner(services, { holder: `server:${process.pid}`, ...(options.imports || {}) });
 
   // Without an owner (no POSTFACH_OWNER_EMAIL, no `postfach admin owner create`) the first visitor of the setup
@@ -121,7 +132,6 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
 
   let mx: SmtpListener | undefined;
   const submissionServers: SmtpListener[] = [];
-  let http: HttpApp | undefined;
   let acmeHttp: FastifyInstance | undefined;
   /** every bound listener by name, for /healthz */
   const bound = new Map<string, net.Server>();
@@ -133,6 +143,32 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   const pop3Servers: Pop3Server[] = [];
   const pop3 = pop3Shared(services);
   let closed = false;
+  /** the ports bound by listen(), for the client settings the admin API serves */
+  const ports: Listening = {};
+
+  // The admin HTTP app is built here, listening or not: plugins are fastify plugins registered into it (each in its
+  // own context under /api/v1/plugins/<name>), so every hook is registered before any listener accepts a connection.
+  let http: HttpApp;
+  try {
+    http = await buildHttp(services, {
+      limiter,
+      setupToken,
+      endpoints: () => endpointsOf({ ...ports }),
+      // the MX over loopback, for the admin UI's test message
+      mx: () => (ports.smtp === undefined ? null : { host: loopbackFor(config.bind), port: ports.smtp }),
+      https: config.http.tls ? tls : null,
+      health: () => checkHealth(database, bound),
+      acmeChallenges: config.acme.httpPort < 0 ? acmeChallenges : null,
+      plugins: registerPlugins(plugins, services.plugins, services, options.plugins?.now ?? Date.now),
+      ...options.http
+    });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  metrics.trackConnections(http.app.server, 'http');
+  services.plugins.seal();
+  if (plugins.length) log.info({ plugins: plugins.map((p) => p.name) }, 'plugins loaded');
 
   return {
     services,
@@ -167,19 +203,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       }
       if (config.http.port >= 0) {
         // last: the client settings it serves name the ports bound above
-        const ports = { ...listening };
-        const mxAddress = ports.smtp === undefined ? null : { host: loopbackFor(config.bind), port: ports.smtp };
-        http = await buildHttp(services, {
-          limiter,
-          setupToken,
-          endpoints: () => endpointsOf(ports),
-          mx: () => mxAddress,
-          https: config.http.tls ? tls : null,
-          health: () => checkHealth(database, bound),
-          acmeChallenges: config.acme.httpPort < 0 ? acmeChallenges : null,
-          ...options.http
-        });
-        metrics.trackConnections(http.app.server, 'http');
+        Object.assign(ports, listening);
         await http.app.listen({ port: config.http.port, host: config.bind });
         listening.http = (http.app.server.address() as AddressInfo).port;
         bound.set('http', http.app.server);
@@ -208,12 +232,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         ...submissionServers.map((s) => s.close()),
         ...imapServers.map((s) => s.close()),
         ...pop3Servers.map((s) => s.close()),
-        http?.app.close(),
         acmeHttp?.close(),
         services.queue.stop(graceMs),
         // a running import stops between two messages and resumes from there at the next start
         services.imports.stop()
       ]);
+      // then the plugins: their last notifications, then their onClose hooks (fastify's, with the HTTP app)
+      await services.plugins.drain();
+      await http.app.close();
       tls.close();
       await database.close();
     }

@@ -378,6 +378,8 @@ async function serve(): Promise<void> {
   if (listening.imaps !== undefined) lines.push(`  IMAPS          ${host}:${listening.imaps} (TLS)`);
   if (listening.pop3 !== undefined) lines.push(`  POP3           ${host}:${listening.pop3} (STLS)`);
   if (listening.pop3s !== undefined) lines.push(`  POP3S          ${host}:${listening.pop3s} (TLS)`);
+  const plugins = app.services.plugins.describe().map((p) => p.name);
+  if (plugins.length) lines.push(`  Plugins        ${plugins.join(', ')}`);
   if (listening.http !== undefined) {
     const base = `${config.http.tls ? 'https' : 'http'}://${host}:${listening.http}`;
     lines.push(`  Admin UI       ${base}/ (German and English)`);

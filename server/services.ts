@@ -14,6 +14,7 @@ import type { Srs } from './mailauth/srs.js';
 import type { QueueRunner } from './queue/runner.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { ImportRunner } from './importer/runner.js';
+import type { PluginHost } from './plugins/host.js';
 
 export interface Services {
   config: Config;
@@ -36,4 +37,6 @@ export interface Services {
   queue: QueueRunner;
   /** imports from other providers over IMAP: kick() after creating or resuming a job, abort() after stopping one */
   imports: ImportRunner;
+  /** the plugin hooks (none registered when no plugin is enabled) */
+  plugins: PluginHost;
 }

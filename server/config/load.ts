@@ -1,7 +1,7 @@
 // Configuration loader: file (JSON) + POSTFACH_* environment overrides, validated against the schema.
 import fs from 'node:fs';
 import path from 'node:path';
-import { envName, settings, settingsByKey, type Config, type Setting } from './schema.js';
+import { settingEnv, settings, settingsByKey, type Config, type Setting } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -44,13 +44,21 @@ export function coerce(setting: Setting, raw: unknown, source: string): unknown 
       if (raw === 'true' || raw === '1' || raw === 'yes') return true;
       if (raw === 'false' || raw === '0' || raw === 'no') return false;
       return fail('must be true or false');
-    case 'integer': {
-      const n = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
-      if (typeof n !== 'number' || !Number.isSafeInteger(n)) fail('must be a whole number');
+    case 'integer':
+    case 'number': {
+      const whole = setting.type === 'integer';
+      const text = typeof raw === 'string' ? raw.trim() : '';
+      const n = typeof raw === 'string' && (whole ? /^-?\d+$/ : /^-?\d+(?:\.\d+)?$/).test(text) ? Number(text) : raw;
+      if (typeof n !== 'number' || (whole ? !Number.isSafeInteger(n) : !Number.isFinite(n))) fail(whole ? 'must be a whole number' : 'must be a number');
       const v = n as number;
       if (setting.min !== undefined && v < setting.min) fail(`must be at least ${setting.min}`);
       if (setting.max !== undefined && v > setting.max) fail(`must be at most ${setting.max}`);
       return v;
+    }
+    case 'list': {
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+      if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || !s.trim())) return fail('must be a list of non-empty strings');
+      return (list as string[]).map((s) => s.trim());
     }
     case 'domainList': {
       const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
@@ -69,7 +77,7 @@ export function coerce(setting: Setting, raw: unknown, source: string): unknown 
   }
 }
 
-function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+export function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
   let node = target;
   for (const p of parts.slice(0, -1)) {
@@ -87,10 +95,26 @@ export interface LoadOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** Environment variables of plugin settings: POSTFACH_PLUGINS_<NAME>_<KEY> (POSTFACH_PLUGINS itself is plugins.enabled). */
+const PLUGIN_ENV = /^POSTFACH_PLUGINS_./;
+
+/**
+ * Files and overrides may carry `plugins.<name>.<key>` values: they are kept by plugin name for the plugin to
+ * validate against its own settings when it loads (server/plugins/settings.ts). True when `key` was one.
+ */
+function pluginSectionValue(sections: Config['plugins']['sections'], key: string, raw: unknown): boolean {
+  if (!key.startsWith('plugins.') || settingsByKey.has(key)) return false;
+  const [, name, ...rest] = key.split('.');
+  if (!rest.length) throw new ConfigError(key, `must be an object with the settings of plugin ${name}`);
+  (sections[name] ??= {})[rest.join('.')] = raw;
+  return true;
+}
+
 /** Builds the Config: defaults < file < environment < overrides. Throws ConfigError naming the key. */
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const values = new Map<string, unknown>(settings.map((s) => [s.key, s.default]));
+  const sections: Config['plugins']['sections'] = {};
   const file = options.file ?? env.POSTFACH_CONFIG;
   if (file) {
     let text: string;
@@ -108,18 +132,19 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const flat = new Map<string, unknown>();
     flatten(parsed, '', flat);
     for (const [key, raw] of flat) {
-      if (key.startsWith('$') || key.startsWith('plugins')) continue; // "$comment" keys; plugin sections are read by plugins
+      if (key.startsWith('$') || pluginSectionValue(sections, key, raw)) continue; // "$comment" keys; plugin sections
       const setting = settingsByKey.get(key);
       if (!setting) throw new ConfigError(key, `unknown setting in ${file}`);
       values.set(key, coerce(setting, raw, file));
     }
   }
   for (const setting of settings) {
-    const name = envName(setting.key);
+    const name = settingEnv(setting);
     const raw = env[name];
     if (raw !== undefined && raw !== '') values.set(setting.key, coerce(setting, raw, name));
   }
   for (const [key, raw] of Object.entries(options.overrides ?? {})) {
+    if (pluginSectionValue(sections, key, raw)) continue;
     const setting = settingsByKey.get(key);
     if (!setting) throw new ConfigError(key, 'unknown setting');
     values.set(key, coerce(setting, raw, 'override'));
@@ -127,6 +152,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config: Record<string, unknown> = {};
   for (const [key, value] of values) setPath(config, key, value);
   const result = config as unknown as Config;
+  const settingNames = new Set(settings.map(settingEnv));
+  const environment = Object.entries(env).filter(([name, value]) => PLUGIN_ENV.test(name) && !settingNames.has(name) && value !== undefined && value !== '');
+  result.plugins.sections = sections;
+  result.plugins.environment = Object.fromEntries(environment) as Record<string, string>;
   if (Boolean(result.owner.email) !== Boolean(result.owner.password)) {
     throw new ConfigError(result.owner.email ? 'owner.password' : 'owner.email', 'owner.email and owner.password (POSTFACH_OWNER_EMAIL, POSTFACH_OWNER_PASSWORD) go together');
   }
@@ -161,7 +190,7 @@ export function exampleConfig(): string {
 export function configReference(): string {
   const rows = settings.map((s) => {
     const def = s.key === 'hostname' ? '(the machine host name)' : JSON.stringify(s.default);
-    return `| \`${s.key}\` | \`${envName(s.key)}\` | \`${def}\` | ${s.description} |`;
+    return `| \`${s.key}\` | \`${settingEnv(s)}\` | \`${def}\` | ${s.description} |`;
   });
   return [
     '# Postfach configuration',

@@ -1,7 +1,7 @@
 // The configuration schema: one list gives validation, defaults, environment variable names and the documented example.
 import os from 'node:os';
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'hostPortList' | 'domainList' | 'enum';
+export type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'hostPortList' | 'domainList' | 'enum';
 
 export interface Setting {
   /** dotted key as written in the config file, e.g. `smtp.port` */
@@ -9,17 +9,22 @@ export interface Setting {
   type: SettingType;
   default: unknown;
   description: string;
-  /** inclusive bounds for integers */
+  /** inclusive bounds for integers and numbers */
   min?: number;
   max?: number;
   /** allowed values for enums */
   values?: readonly string[];
+  /** environment variable when it is not the one envName(key) gives */
+  env?: string;
 }
 
-/** Environment variable for a key: `smtp.maxMessageSize` -> `POSTFACH_SMTP_MAX_MESSAGE_SIZE`. */
+/** Environment variable for a key: `smtp.maxMessageSize` -> `POSTFACH_SMTP_MAX_MESSAGE_SIZE` (`-` in plugin names -> `_`). */
 export function envName(key: string): string {
-  return 'POSTFACH_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+  return 'POSTFACH_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[.-]/g, '_').toUpperCase();
 }
+
+/** The environment variable a setting is read from. */
+export const settingEnv = (setting: Setting): string => setting.env ?? envName(setting.key);
 
 const port = (key: string, def: number, what: string): Setting => ({
   key,
@@ -97,6 +102,15 @@ export const settings: readonly Setting[] = [
   { key: 'import.syncInterval', type: 'integer', default: 300, min: 1, max: 86400, description: 'Seconds between two fetches of new mail for an import with repeating sync turned on' },
   { key: 'import.retryDelay', type: 'integer', default: 60, min: 1, max: 3600, description: 'Seconds before an import whose connection broke tries again; doubles per failure up to an hour, 10 failures in a row fail the job' },
   { key: 'import.connectTimeout', type: 'integer', default: 30, min: 1, max: 300, description: 'Seconds an import waits for the old server to connect and greet' },
+  {
+    key: 'plugins.enabled',
+    type: 'list',
+    default: [],
+    env: 'POSTFACH_PLUGINS',
+    description:
+      'Plugins to load, in this order: a bundled one (dnsbl, greylist, rspamd, limits, example), a path to a plugin file or folder (relative to the working folder), or an npm package name; comma separated in the environment. Each plugin reads its own section plugins.<name>.* (see README "Plugins")'
+  },
+  { key: 'plugins.timeout', type: 'integer', default: 30000, min: 10, max: 600000, description: 'Milliseconds a plugin hook may take before it counts as failed (a temporary 4xx reply, never a lost message); plugins.<name>.timeout sets it per plugin' },
 
   { key: 'owner.email', type: 'string', default: '', description: 'At first start (no owner yet): create the owner admin user with this address' },
   { key: 'owner.password', type: 'string', default: '', description: 'Password for owner.email; used only at first start, never logged' },
@@ -151,4 +165,12 @@ export interface Config {
   accounts: { defaultQuota: number; passwordMinLength: number };
   import: { concurrency: number; syncInterval: number; retryDelay: number; connectTimeout: number };
   owner: { email: string; password: string };
+  plugins: {
+    enabled: string[];
+    timeout: number;
+    /** raw `plugins.<name>.*` values from the file and overrides, by plugin name; each plugin validates its own */
+    sections: Record<string, Record<string, unknown>>;
+    /** POSTFACH_PLUGINS_<NAME>_<KEY> variables, validated by the plugin they name */
+    environment: Record<string, string>;
+  };
 }

@@ -11,6 +11,7 @@ import * as adminSessions from './migrations/20261122T0003_admin_sessions.js';
 import * as queue from './migrations/20261123T0004_queue.js';
 import * as imports from './migrations/20261201T0010_imports.js';
 import * as uidvalidityFloor from './migrations/20261201T0010_uidvalidity_floor.js';
+import * as greylist from './migrations/20261201T0020_greylist.js';
 import * as wireSize from './migrations/20261201T0040_wire_size.js';
 
 /** Migrations in order; names are frozen once released. */
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '20261123T0004_queue': queue,
   '20261201T0010_imports': imports,
   '20261201T0010_uidvalidity_floor': uidvalidityFloor,
+  '20261201T0020_greylist': greylist,
   '20261201T0040_wire_size': wireSize
 };
 

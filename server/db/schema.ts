@@ -274,6 +274,26 @@ export interface ImportFailureTable {
   at: number;
 }
 
+/** A greylisting triplet (bundled plugin greylist). */
+export interface GreylistTripletTable {
+  /** the client's /24 (IPv4) or /64 (IPv6) network */
+  network: string;
+  /** lower-case envelope sender, '' for the null sender */
+  sender: string;
+  recipient: string;
+  first_seen: number;
+  /** null until the sender retried after the delay */
+  passed_at: number | null;
+  last_seen: number;
+}
+
+/** A sender domain a recipient already knows (greylist's known-sender rule). */
+export interface GreylistKnownTable {
+  recipient: string;
+  domain: string;
+  last_seen: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -295,6 +315,8 @@ export interface Database {
   import_folders: ImportFolderTable;
   import_uids: ImportUidTable;
   import_failures: ImportFailureTable;
+  greylist_triplets: GreylistTripletTable;
+  greylist_known: GreylistKnownTable;
 }
 
 export type Domain = Selectable<DomainTable>;

@@ -1,7 +1,7 @@
 // The HTTP server: admin API under /api/v1 (JSON, OpenAPI at /api/docs), the admin UI (also the first-start setup
 // page), /metrics and /healthz, ACME challenges. Built, not listening.
 import type tls from 'node:tls';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import type { SessionLifetime } from '../directory/admin-sessions.js';
 import type { Services } from '../services.js';
@@ -18,6 +18,7 @@ import { domainRoutes } from './routes/domains.js';
 import { routingRoutes } from './routes/routing.js';
 import { queueRoutes } from './routes/queue.js';
 import { importRoutes } from './routes/imports.js';
+import { pluginRoutes } from './routes/plugins.js';
 import { sessionRoutes } from './routes/session.js';
 import { registerAdminUi } from './admin-ui.js';
 import { PACKAGE_VERSION } from '../paths.js';
@@ -45,6 +46,8 @@ export interface HttpOptions {
   /** tests inject a clock to expire sessions */
   now?: () => number;
   lifetime?: SessionLifetime;
+  /** the operator's plugins, registered at /api/v1/plugins (server/plugins/loader.ts) */
+  plugins?: FastifyPluginAsync;
 }
 
 /** JSON bodies are small: the largest is an account with a 1 KiB password. */
@@ -124,6 +127,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
       await api.register(queueRoutes(ctx));
       await api.register(testMailRoutes(ctx));
       await api.register(importRoutes(ctx));
+      await api.register(pluginRoutes(ctx));
     },
     { prefix: '/api/v1' }
   );
@@ -135,6 +139,7 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
   }
   // client autoconfiguration at the root (Thunderbird, Outlook) and the per-account Apple profile under /api/v1
   await app.register(autoconfigRoutes(ctx));
+  if (options.plugins) await app.register(options.plugins, { prefix: '/api/v1/plugins' });
   app.get('/api/docs', { config: { access: 'public' } }, async () => openApi());
   registerAdminUi(app);
   await app.ready();

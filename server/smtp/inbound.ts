@@ -7,23 +7,25 @@ import { signingKeyFor } from '../mailauth/sign.js';
 import { recipientDomain } from '../queue/store.js';
 import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
 import type { BlobSource } from '../store/blobs.js';
-import { headerEnd, receivedHeader, removeForgedAuthResults, type ReceivedInfo } from './headers.js';
+import { headerEnd, isForgedAuthResults, receivedHeader, removeHeaderFields, type ReceivedInfo } from './headers.js';
+import type { Transaction } from './hooks.js';
 import { smtpError } from './replies.js';
 import type { SpooledMessage } from './spool.js';
 
 const CRLF = Buffer.from('\r\n');
 
 /**
- * The message as blob sources without Authentication-Results claiming to be ours (RFC 8601 §5), wherever its
- * header section ends: usually within the in-memory head; otherwise the header section runs past it, or the
- * message has no body and so no empty line (RFC 5322 §3.5), and the whole message is searched instead.
+ * The message as blob sources without the header fields `drop` picks (Authentication-Results claiming to be ours,
+ * RFC 8601 §5, and what plugins removed), wherever its header section ends: usually within the in-memory head;
+ * otherwise the header section runs past it, or the message has no body and so no empty line (RFC 5322 §3.5), and
+ * the whole message is searched instead.
  */
-function withoutForgedAuthResults(spool: SpooledMessage, original: Buffer, authservId: string): BlobSource[] {
+function withoutFields(spool: SpooledMessage, original: Buffer, drop: (field: string) => boolean): BlobSource[] {
   if (headerEnd(spool.head) >= 0) {
-    const head = removeForgedAuthResults(spool.head, authservId);
+    const head = removeHeaderFields(spool.head, drop);
     return spool.file ? [head, { file: spool.file }] : [head];
   }
-  const cleaned = removeForgedAuthResults(Buffer.concat([original, CRLF]), authservId);
+  const cleaned = removeHeaderFields(Buffer.concat([original, CRLF]), drop);
   return [cleaned.subarray(0, cleaned.length - CRLF.length)];
 }
 
@@ -33,12 +35,22 @@ export interface InboundEnvelope {
   received: Omit<ReceivedInfo, 'recipients'>;
 }
 
+/** What plugins add to an inbound delivery (server/smtp/hooks.ts). */
+export interface InboundPlugins {
+  transaction: Pick<Transaction, 'addedHeaders' | 'drops' | 'folder'>;
+  /** the data_post and queue hooks, after verification and before storing: a reply when a plugin took the message */
+  beforeStoring(verification: Verification): Promise<string | null>;
+  /** the plugin results for the Received comment */
+  trace(): string;
+}
+
 export interface InboundResult {
   verification: Verification;
   stored: StoredMessage[];
   forwards: number;
-  blobId: string;
   size: number;
+  /** the 250 reply text when a plugin took the message instead (nothing was stored) */
+  taken: string | null;
 }
 
 /** The configured ARC trust list: empty = mailauth's community list (undefined), ["none"] = nobody. */
@@ -47,7 +59,7 @@ function arcSealers(configured: string[]): string[] | undefined {
   return configured.includes('none') ? [] : configured;
 }
 
-export async function deliverInbound(services: Services, envelope: InboundEnvelope, spool: SpooledMessage): Promise<InboundResult> {
+export async function deliverInbound(services: Services, envelope: InboundEnvelope, spool: SpooledMessage, plugins?: InboundPlugins): Promise<InboundResult> {
   const { resolver, config, srs, db } = services;
   const original = spool.file ? await spool.read() : spool.head;
   const forwards = forwardsByOrigin(envelope.verdicts);
@@ -63,17 +75,23 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
     seal: sealer ?? undefined
   });
   if (verification.disposition === 'reject') throw smtpError('dmarcReject', verification.reason);
+  const taken = plugins ? await plugins.beforeStoring(verification) : null;
+  if (taken) return { verification, stored: [], forwards: 0, size: spool.size, taken };
 
   // a recipient given twice (RCPT repeated, or in another case) is still one recipient
   const recipients = [...new Set(envelope.verdicts.map((v) => v.address))];
-  const prefix = Buffer.from(verification.arcSet + receivedHeader({ ...envelope.received, recipients }) + verification.headers, 'latin1');
-  const sources = [prefix, ...withoutForgedAuthResults(spool, original, config.hostname)];
+  const received = receivedHeader({ ...envelope.received, recipients, plugins: plugins?.trace() });
+  const prefix = Buffer.from(verification.arcSet + received + verification.headers, 'latin1');
+  const added = plugins ? [plugins.transaction.addedHeaders()] : [];
+  const drop = (field: string) => isForgedAuthResults(field, config.hostname) || Boolean(plugins?.transaction.drops(field));
+  const sources = [prefix, ...added, ...withoutFields(spool, original, drop)];
+  const junk = verification.disposition === 'quarantine' || plugins?.transaction.folder === 'Junk';
 
   const result = await commitMessage(services, {
     sources,
     // the spool file's bytes are already in memory (read for verification): no second read of the blob
     raw: () => Buffer.concat(sources.map((s) => (Buffer.isBuffer(s) ? s : original.subarray(spool.head.length)))),
-    local: localTargets(envelope.verdicts, verification.disposition === 'quarantine' ? '\\Junk' : null),
+    local: localTargets(envelope.verdicts, junk ? '\\Junk' : null),
     outbound: [...forwards].map(([forwardedFor, destinations]) => ({
       // SRS: the destination's SPF check then looks at the forwarding domain, which lists this server
       sender: envelope.sender ? srs.forward(envelope.sender, recipientDomain(forwardedFor)) : '',
@@ -83,5 +101,5 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
       recipients: destinations
     }))
   });
-  return { verification, stored: result.stored, forwards: [...forwards.values()].flat().length, blobId: result.blob.id, size: result.blob.size };
+  return { verification, stored: result.stored, forwards: [...forwards.values()].flat().length, size: result.blob.size, taken: null };
 }

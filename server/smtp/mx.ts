@@ -4,10 +4,10 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { resolveRecipient, type RecipientVerdict } from '../directory/resolve.js';
 import type { Services } from '../services.js';
 import { deliverInbound } from './inbound.js';
-import { newQueueId } from './headers.js';
+import { SmtpHooks } from './hooks.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
-import { patchSmtpServer } from './smtp-server-patches.js';
+import { patchSmtpServer, setCommandHandlers } from './smtp-server-patches.js';
 import { ConnectionCounter, recipientLimitReached, refusalCounter, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
 import { Srs } from '../mailauth/srs.js';
 import { normalizeAddress } from '../directory/address.js';
@@ -35,6 +35,7 @@ export function createMxServer(services: Services): SmtpListener {
   const accepted = new WeakMap<object, Accepted[]>();
 
   const sessionLog = (session: SMTPServerSession) => log.child({ cid: session.id, ip: session.remoteAddress });
+  const hooks = new SmtpHooks(services.plugins, 'mx', sessionLog);
 
   const server = new SMTPServer({
     name: config.hostname,
@@ -59,17 +60,18 @@ export function createMxServer(services: Services): SmtpListener {
         sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
         return callback(refuse(smtpError('tooManyConnections')));
       }
-      callback();
+      settle(hooks.connect(session), callback, (err) => fault(session, err, 'connect hook failed', 'localErrorGreeting'), refuse);
     },
 
     onClose(session) {
       connections.release(session);
+      hooks.closed(session);
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback) {
       const declared = declaredSize(address);
       if (declared > limits.maxMessageSize) return callback(refuse(smtpError('messageTooBigDeclared')));
-      callback();
+      settle(hooks.mail(session, address), callback, (err) => fault(session, err, 'mail hook failed'), refuse);
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
@@ -83,10 +85,14 @@ export function createMxServer(services: Services): SmtpListener {
   });
 
   server.on('error', (err) => log.error({ err }, 'smtp server error'));
+  setCommandHandlers(server, {
+    helo: (name, session, done) => settle(hooks.helo(session, name), done, (err) => fault(session, err, 'helo hook failed'), refuse),
+    data: (session, done) => settle(hooks.data(session), done, (err) => fault(session, err, 'data hook failed'), refuse)
+  });
 
-  function fault(session: SMTPServerSession, err: unknown, what: string): SmtpError {
+  function fault(session: SMTPServerSession, err: unknown, what: string, reply: 'localError' | 'localErrorGreeting' = 'localError'): SmtpError {
     sessionLog(session).error({ err }, what);
-    return smtpError('localError');
+    return smtpError(reply);
   }
 
   /**
@@ -130,6 +136,7 @@ export function createMxServer(services: Services): SmtpListener {
         throw smtpError('mailboxFull');
       }
     }
+    await hooks.rcpt(session, address);
     const list = accepted.get(session.envelope) ?? [];
     list.push(verdict);
     accepted.set(session.envelope, list);
@@ -146,7 +153,8 @@ export function createMxServer(services: Services): SmtpListener {
       }
       const verdicts = accepted.get(session.envelope) ?? [];
       if (!verdicts.length) throw smtpError('noRecipients');
-      const queueId = newQueueId();
+      const transaction = hooks.transaction(session);
+      const queueId = transaction.id;
       const tls = session.secure && session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : undefined;
       const result = await deliverInbound(
         services,
@@ -163,11 +171,25 @@ export function createMxServer(services: Services): SmtpListener {
             tls
           }
         },
-        spool
+        spool,
+        {
+          transaction,
+          beforeStoring: async (v) => {
+            await hooks.dataPost(session, spool, { spf: v.spf, dkim: v.dkim, dmarc: v.dmarc, arc: v.arc });
+            return hooks.queue(session);
+          },
+          trace: () => hooks.trace(session)
+        }
       );
       const v = result.verification;
+      const plugins = hooks.trace(session) || undefined;
+      const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      if (result.taken) {
+        slog.info({ queueId, size: result.size, from, rcpt: verdicts.map((x) => x.address), plugins }, 'message taken by a plugin');
+        return result.taken;
+      }
       slog.info(
-        { queueId, size: result.size, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt: verdicts.map((x) => x.address), stored: result.stored.length, forwards: result.forwards, spf: v.spf, dkim: v.dkim, dmarc: v.dmarc, arc: v.arc, junk: v.disposition === 'quarantine' },
+        { queueId, size: result.size, from, rcpt: verdicts.map((x) => x.address), stored: result.stored.length, forwards: result.forwards, spf: v.spf, dkim: v.dkim, dmarc: v.dmarc, arc: v.arc, junk: v.disposition === 'quarantine' || transaction.folder === 'Junk', plugins },
         'message accepted'
       );
       services.metrics.messageReceived(service);

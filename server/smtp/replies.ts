@@ -34,6 +34,14 @@ export const REPLIES = {
   authInvalid: r(535, '5.7.8', 'Authentication credentials invalid'),
   authLocked: r(454, '4.7.0', 'Too many failed logins, try again later'),
   authInactive: r(535, '5.7.8', 'Authentication refused: the account is deactivated'),
+  // plugins (README "Plugins"): the replies to their results when they give no text of their own
+  pluginDeny: r(550, '5.7.1', 'Refused by local policy'),
+  pluginDenySoft: r(451, '4.7.1', 'Temporarily refused by local policy, try again later'),
+  pluginDisconnect: r(421, '4.7.0', 'Refused by local policy, closing connection'), // RFC 5321 §3.8: the reply a server may close after
+  pluginDenyGreeting: r(554, '5.7.1', 'Connection refused by local policy'), // RFC 5321 §3.1: 554 instead of the 220 greeting
+  pluginDenySoftGreeting: r(421, '4.7.1', 'Connection refused by local policy for now, try again later'),
+  localErrorGreeting: r(421, '4.3.0', 'Local error in processing, try again later'),
+  acceptedByPlugin: r(250, '2.0.0', 'Ok: taken as'),
   // connection
   tooManyConnections: r(421, '4.7.0', 'Too many connections from your address, try again later'),
   shuttingDown: r(421, '4.3.2', 'Service shutting down, try again later')

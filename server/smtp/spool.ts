@@ -3,7 +3,7 @@
 // the size limit, past which nothing more is kept.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReplyName } from './replies.js';
 import type { BlobSource } from '../store/blobs.js';
 
@@ -30,6 +30,8 @@ export interface SpooledMessage {
   sources(): BlobSource[];
   /** the whole message in memory */
   read(): Promise<Buffer>;
+  /** the whole message as a stream */
+  stream(): Readable;
   discard(): Promise<void>;
 }
 
@@ -125,6 +127,13 @@ export async function spoolMessage(stream: Readable, limits: SpoolLimits, tempPa
     violation,
     sources: () => (spoolFile ? [head, { file: spoolFile }] : [head]),
     read: async () => (spoolFile ? Buffer.concat([head, await fsp.readFile(spoolFile)]) : head),
+    stream: () =>
+      Readable.from(
+        (async function* () {
+          yield head;
+          if (spoolFile) yield* fs.createReadStream(spoolFile);
+        })()
+      ),
     discard: async () => {
       if (spoolFile) await fsp.rm(spoolFile, { force: true });
     }

@@ -11,12 +11,12 @@ import { resolveRecipient } from '../directory/resolve.js';
 import { senderAddresses } from '../directory/routing.js';
 import { dkimSignature, signingKeyFor } from '../mailauth/sign.js';
 import type { Services } from '../services.js';
-import { parseMessage } from '../store/mime.js';
 import { parseAddressList } from '../store/envelope.js';
 import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
 import { ConnectionCounter, recipientLimitReached, refusalCounter, settle, smtpListener, spoolRefusal, type SmtpListener } from './listener.js';
-import { patchSmtpServer } from './smtp-server-patches.js';
-import { headerEnd, newQueueId, receivedHeader, rfc5322Date } from './headers.js';
+import { patchSmtpServer, setCommandHandlers } from './smtp-server-patches.js';
+import { headerEnd, headerFields, newQueueId, receivedHeader, removeHeaderFields, rfc5322Date } from './headers.js';
+import { SmtpHooks } from './hooks.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { spoolMessage } from './spool.js';
 
@@ -37,18 +37,8 @@ function mayUse(allowed: Set<string>, address: string): boolean {
   return plus > 0 && allowed.has(`${parsed.local.slice(0, plus)}@${parsed.domain}`);
 }
 
-/** Header fields of the submitted message's header section. */
-function headerFields(head: Buffer, end: number) {
-  return parseMessage(Buffer.concat([head.subarray(0, end), Buffer.from('\r\n')])).headers;
-}
-
-/** The header section without Bcc fields (RFC 5322 §3.6.3: Bcc recipients must not be visible to the others). */
-function withoutBcc(header: Buffer): Buffer {
-  const text = header.toString('latin1');
-  if (!/^bcc\s*:/im.test(text)) return header;
-  const fields = text.split(/\r\n(?![ \t])/);
-  return Buffer.from(fields.filter((f) => !/^bcc\s*:/i.test(f)).join('\r\n'), 'latin1');
-}
+/** RFC 5322 §3.6.3: Bcc recipients must not be visible to the others. */
+const isBcc = (field: string) => /^bcc\s*:/i.test(field);
 
 export function createSubmissionServer(services: Services, options: { implicitTls: boolean; limiter: LoginLimiter }): SmtpListener {
   patchSmtpServer();
@@ -61,6 +51,8 @@ export function createSubmissionServer(services: Services, options: { implicitTl
   const transactions = new WeakMap<object, Transaction>();
   const sessionLog = (session: SMTPServerSession) => log.child({ cid: session.id, ip: session.remoteAddress });
   const accountOf = (session: SMTPServerSession) => session.user as unknown as Account;
+  // Haraka's connection.relaying: plugins see the account once it has logged in
+  const hooks = new SmtpHooks(services.plugins, 'submission', sessionLog, (session) => (session.user ? accountOf(session).address : null));
 
   const server = new SMTPServer({
     name: config.hostname,
@@ -82,11 +74,12 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         sessionLog(session).info({ connections: connections.of(session.remoteAddress) }, 'connection refused: per-address limit');
         return callback(refuse(smtpError('tooManyConnections')));
       }
-      callback();
+      settle(hooks.connect(session), callback, (err) => fault(session, err, 'connect hook failed', 'localErrorGreeting'), refuse);
     },
 
     onClose(session) {
       connections.release(session);
+      hooks.closed(session);
     },
 
     onAuth(auth: SMTPServerAuthentication, session, callback) {
@@ -108,12 +101,17 @@ export function createSubmissionServer(services: Services, options: { implicitTl
     onMailFrom(address: SMTPServerAddress, session, callback) {
       const args = address.args ? (address.args as Record<string, string>) : {};
       if (Number(args.SIZE ?? 0) > limits.maxMessageSize) return callback(refuse(smtpError('messageTooBigDeclared')));
-      settle(checkSender(address.address, session), callback, (err) => fault(session, err, 'sender check failed'), refuse);
+      settle(
+        checkSender(address.address, session).then(() => hooks.mail(session, address)),
+        callback,
+        (err) => fault(session, err, 'sender check failed'),
+        refuse
+      );
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (recipientLimitReached(session, address, limits.maxRecipients)) return callback(refuse(smtpError('tooManyRecipients')));
-      settle(checkRecipient(address.address, session), callback, (err) => fault(session, err, 'recipient check failed'), refuse);
+      settle(checkRecipient(address, session), callback, (err) => fault(session, err, 'recipient check failed'), refuse);
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
@@ -122,10 +120,14 @@ export function createSubmissionServer(services: Services, options: { implicitTl
   });
 
   server.on('error', (err) => log.error({ err }, 'submission server error'));
+  setCommandHandlers(server, {
+    helo: (name, session, done) => settle(hooks.helo(session, name), done, (err) => fault(session, err, 'helo hook failed'), refuse),
+    data: (session, done) => settle(hooks.data(session), done, (err) => fault(session, err, 'data hook failed'), refuse)
+  });
 
-  function fault(session: SMTPServerSession, err: unknown, what: string): SmtpError {
+  function fault(session: SMTPServerSession, err: unknown, what: string, reply: 'localError' | 'localErrorGreeting' = 'localError'): SmtpError {
     sessionLog(session).error({ err }, what);
-    return smtpError('localError');
+    return smtpError(reply);
   }
 
   async function allowedSenders(session: SMTPServerSession): Promise<Set<string>> {
@@ -140,9 +142,8 @@ export function createSubmissionServer(services: Services, options: { implicitTl
     }
   }
 
-  async function checkRecipient(address: string, session: SMTPServerSession): Promise<void> {
-    const verdict = await resolveRecipient(db, address);
-    const tx = transactions.get(session.envelope) ?? { local: [], remote: [] };
+  async function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const verdict = await resolveRecipient(db, address.address);
     switch (verdict.status) {
       case 'invalid':
         throw smtpError('badRecipient');
@@ -150,16 +151,16 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         throw smtpError('unknownRecipient');
       case 'disabled':
         throw smtpError('mailboxDisabled');
-      case 'relay':
-        // authenticated: any remote recipient (RFC 6409 §5)
-        tx.remote.push(verdict.address);
-        break;
       case 'accept':
         for (const account of verdict.accounts) {
           if (account.quota > 0 && account.used_bytes >= account.quota) throw smtpError('mailboxFull');
         }
-        tx.local.push(verdict);
     }
+    await hooks.rcpt(session, address);
+    const tx = transactions.get(session.envelope) ?? { local: [], remote: [] };
+    // authenticated: any remote recipient (RFC 6409 §5)
+    if (verdict.status === 'relay') tx.remote.push(verdict.address);
+    else if (verdict.status === 'accept') tx.local.push(verdict);
     transactions.set(session.envelope, tx);
   }
 
@@ -175,7 +176,7 @@ export function createSubmissionServer(services: Services, options: { implicitTl
 
       const end = headerEnd(spool.head);
       if (end < 0) throw smtpError('headerTooLarge');
-      const fields = headerFields(spool.head, end);
+      const fields = headerFields(spool.head.subarray(0, end));
       const values = (key: string) => fields.filter((f) => f.key === key).map((f) => f.value);
       const from = values('from').flatMap((v) => parseAddressList(v)).map((a) => (a.mailbox && a.host ? `${a.mailbox}@${a.host}` : ''));
       if (!from.length) throw smtpError('fromMissing');
@@ -187,12 +188,15 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         throw smtpError('senderNotOwned', `header address <${foreign}>`);
       }
 
+      const transaction = hooks.transaction(session);
+      await hooks.dataPost(session, spool, null);
+
       // RFC 6409 §8.2 and §8.3: the MSA may add what a client left out
       const fromDomain = normalizeAddress(from[0])!.domain;
       const added: string[] = [];
       if (!values('date').length) added.push(`Date: ${rfc5322Date()}`);
       if (!values('message-id').length) added.push(`Message-ID: <${crypto.randomUUID()}@${fromDomain}>`);
-      const queueId = newQueueId();
+      const queueId = transaction.id;
       const recipients = [...new Set([...tx.local.map((v) => v.address), ...tx.remote])];
       const tls = session.secure && session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : undefined;
       const received = receivedHeader({
@@ -203,10 +207,11 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         protocol: session.transmissionType,
         queueId,
         recipients,
-        tls
+        tls,
+        plugins: hooks.trace(session)
       });
-      const header = withoutBcc(spool.head.subarray(0, end));
-      const unsigned = [Buffer.from(received + added.map((l) => l + '\r\n').join(''), 'latin1'), header, spool.head.subarray(end)];
+      const header = removeHeaderFields(spool.head.subarray(0, end), (field) => isBcc(field) || transaction.drops(field));
+      const unsigned = [Buffer.from(received + added.map((l) => l + '\r\n').join(''), 'latin1'), transaction.addedHeaders(), header, spool.head.subarray(end)];
       const rest = spool.file ? (await spool.read()).subarray(spool.head.length) : null;
       if (rest) unsigned.push(rest);
       const message = Buffer.concat(unsigned);
@@ -215,6 +220,11 @@ export function createSubmissionServer(services: Services, options: { implicitTl
       const key = await signingKeyFor(db, fromDomain);
       const signature = key ? await dkimSignature(message, key) : '';
       const signed = [Buffer.from(signature, 'latin1'), message];
+      const taken = await hooks.queue(session);
+      if (taken) {
+        slog.info({ queueId, user: account.address, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt: recipients, plugins: hooks.trace(session) }, 'message taken by a plugin');
+        return taken;
+      }
 
       const forwards = forwardsByOrigin(tx.local);
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : account.address;
@@ -225,7 +235,7 @@ export function createSubmissionServer(services: Services, options: { implicitTl
         local: localTargets(tx.local),
         outbound: remote.length ? [{ sender, returnPath: sender, origin: 'submission', forwardedFor: null, recipients: remote }] : []
       });
-      slog.info({ queueId, user: account.address, from: sender, rcpt: recipients, size: result.blob.size, stored: result.stored.length, queued: result.queued.length, dkim: key?.domain ?? null }, 'message submitted');
+      slog.info({ queueId, user: account.address, from: sender, rcpt: recipients, size: result.blob.size, stored: result.stored.length, queued: result.queued.length, dkim: key?.domain ?? null, plugins: hooks.trace(session) || undefined }, 'message submitted');
       services.metrics.messageReceived(service);
       return `${REPLIES.accepted.enhanced} ${REPLIES.accepted.text} ${queueId}`;
     } finally {

@@ -6,3 +6,6 @@ declare module 'mailauth' {
 declare module 'mailauth/lib/dkim/sign.js' {
   export function dkimSign(input: unknown, options: Record<string, unknown>): Promise<any>;
 }
+declare module 'mailauth/lib/spf/index.js' {
+  export function spf(options: Record<string, unknown>): Promise<any>;
+}

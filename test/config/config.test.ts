@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, configReference, exampleConfig, loadConfig } from '../../server/config/load.js';
-import { envName, settings, type Config } from '../../server/config/schema.js';
+import { envName, settingEnv, settings, type Config } from '../../server/config/schema.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -199,7 +199,7 @@ describe('the documented files in config/', () => {
     const reference = configReference();
     const committed = fs.readFileSync(path.join(REPO_ROOT, 'config/README.md'), 'utf8');
     expect(committed, 'regenerate: node --import tsx server/main.ts config reference > config/README.md').toBe(reference);
-    for (const s of settings) expect(reference).toContain(`| \`${s.key}\` | \`${envName(s.key)}\` |`);
+    for (const s of settings) expect(reference).toContain(`| \`${s.key}\` | \`${settingEnv(s)}\` |`);
   });
 
   it('the example loads as a config file and gives the defaults apart from the host name', () => {

@@ -16,6 +16,8 @@ export interface WireOptions {
   host?: string;
   /** milliseconds any single read or connect may take */
   timeout?: number;
+  /** connect from this local address (another loopback address: 127.0.0.2 …) */
+  localAddress?: string;
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -54,7 +56,7 @@ export class SmtpWire {
   static connect(port: number, options: WireOptions = {}): Promise<SmtpWire> {
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: options.host ?? '127.0.0.1' });
+      const socket = net.connect({ port, host: options.host ?? '127.0.0.1', localAddress: options.localAddress });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to port ${port} timed out after ${timeout} ms`));
