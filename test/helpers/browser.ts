@@ -1,10 +1,8 @@
-// Test helper for the admin UI: builds it when the build is missing or older than its sources, and starts Debian's
+// Test helper for the admin UI (built by test/global-setup.ts): starts Debian's
 // headless Chromium (driven by playwright-core) with a fresh profile; screenshots go to test-output/screenshots/.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ADMIN_UI_DIR } from '../../server/paths.js';
 import { REPO_ROOT } from './cli.js';
 import { tempDir } from './server.js';
 
@@ -13,20 +11,6 @@ export const CHROMIUM = process.env.POSTFACH_TEST_CHROMIUM ?? '/usr/bin/chromium
 export const NO_CHROMIUM = fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
 
 export const SCREENSHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
-const UI_SOURCES = [path.join(REPO_ROOT, 'admin-ui'), path.join(REPO_ROOT, 'server', 'directory', 'password-policy.ts')];
-const UI_INDEX = path.join(ADMIN_UI_DIR, 'index.html');
-
-function newestMtime(entry: string): number {
-  const stat = fs.statSync(entry);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(entry).filter((name) => name !== 'node_modules').map((name) => newestMtime(path.join(entry, name))));
-}
-
-/** Builds the UI (vite) unless dist/admin-ui is newer than every source file (npm test builds it first anyway). */
-export function ensureUiBuilt(): void {
-  if (fs.existsSync(UI_INDEX) && fs.statSync(UI_INDEX).mtimeMs >= Math.max(...UI_SOURCES.map(newestMtime))) return;
-  execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'vite'), ['build', 'admin-ui', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
-}
 
 export interface TestBrowser {
   context: BrowserContext;

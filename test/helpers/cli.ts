@@ -1,10 +1,12 @@
-// Test helper: runs the real `postfach` command (server/main.ts under tsx) as a child process, as operators do.
+// Test helper: runs the real `postfach` command (the build test/global-setup.ts keeps current) as a child process, as
+// operators do.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(REPO_ROOT, 'server/main.ts');
+/** node arguments that run the built `postfach` (what bin/postfach.js imports) */
+export const POSTFACH_ENTRY = [path.join(REPO_ROOT, 'dist/server/main.js')];
 
 export interface CliResult {
   code: number | null;
@@ -28,7 +30,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('POSTFACH_')) env[name] = value;
   Object.assign(env, options.env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...POSTFACH_ENTRY, ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

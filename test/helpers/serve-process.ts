@@ -1,8 +1,7 @@
 // Test helper: runs `postfach serve` exactly as operators and the container do (a child process configured only by
 // POSTFACH_* variables), reads the bound ports from what it prints, and stops it with a signal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { REPO_ROOT } from './cli.js';
+import { POSTFACH_ENTRY, REPO_ROOT } from './cli.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -23,11 +22,8 @@ const LABELS: Array<[string, RegExp]> = [
   ['http', /Admin API\s+https?:\/\/[^:]+:(\d+)\//]
 ];
 
-/** The source entry point under tsx (as the other CLI tests run it). */
-export const SOURCE_ENTRY = ['--import', 'tsx', path.join(REPO_ROOT, 'server/main.ts')];
-
 /** Starts `postfach serve` with `env` (the parent's POSTFACH_* variables are not inherited) and waits until it listens. */
-export async function startServe(env: Record<string, string>, entry: string[] = SOURCE_ENTRY, options: { cwd?: string; startTimeoutMs?: number } = {}): Promise<ServeProcess> {
+export async function startServe(env: Record<string, string>, entry: string[] = POSTFACH_ENTRY, options: { cwd?: string; startTimeoutMs?: number } = {}): Promise<ServeProcess> {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('POSTFACH_')) childEnv[name] = value;
   Object.assign(childEnv, env);

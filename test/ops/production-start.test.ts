@@ -42,18 +42,6 @@ function readDockerfile(): Dockerfile {
 const instruction = (file: Dockerfile, keyword: string) => file.runtime.filter(([k]) => k === keyword).map(([, rest]) => rest);
 const execForm = (rest: string): string[] => JSON.parse(rest.slice(rest.indexOf('[')));
 
-/** `npm run build` output is current: built by `npm ci` (prepare) on CI; rebuilt here when a source is newer. */
-function ensureBuilt(): void {
-  const main = path.join(REPO_ROOT, 'dist/server/main.js');
-  const built = fs.existsSync(main) ? fs.statSync(main).mtimeMs : 0;
-  const newest = Math.max(
-    ...['server', 'plugins'].flatMap((dir) =>
-      fs.readdirSync(path.join(REPO_ROOT, dir), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs)
-    )
-  );
-  if (newest > built) execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
-}
-
 let docker: Dockerfile;
 let dns: TestDnsServer;
 let dataDir: string;
@@ -61,10 +49,9 @@ let serve: ServeProcess | undefined;
 
 beforeAll(async () => {
   docker = readDockerfile();
-  ensureBuilt();
   dns = await startDnsServer({});
   dataDir = tempDir('postfach-production-');
-}, 180_000); // a stale dist/ is rebuilt first (only outside CI, where `npm ci` has just built it)
+}); // dist/ is current: test/global-setup.ts
 
 afterAll(async () => {
   await serve?.stop('SIGKILL');

@@ -11,7 +11,7 @@ import { pluginMeta } from '../../server/plugins/define.js';
 import { startHarness } from '../../server/plugins/testing.js';
 import { build } from '../../server/app.js';
 import { createLogger } from '../../server/log/logger.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { POSTFACH_ENTRY, REPO_ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/server.js';
 
 const scratch = tempDir('postfach-plugin-config-');
@@ -140,7 +140,7 @@ describe('postfach serve', () => {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POSTFACH_')));
     Object.assign(env, { POSTFACH_DATA_DIR: path.join(scratch, 'serve-ok'), POSTFACH_BIND: '127.0.0.1', POSTFACH_LOG_LEVEL: 'silent', POSTFACH_PLUGINS: 'limits,example' });
     for (const port of ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAP', 'IMAPS', 'POP3', 'POP3S', 'HTTP']) env[`POSTFACH_${port}_PORT`] = port === 'SMTP' ? '0' : '-1';
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'server/main.ts'), 'serve'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...POSTFACH_ENTRY, 'serve'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

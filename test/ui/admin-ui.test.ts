@@ -10,7 +10,7 @@ import { startServer, PASSWORD, type TestServer } from '../helpers/server.js';
 import { AdminClient, apiBase } from '../helpers/admin-api.js';
 import { connectImapFlow } from '../helpers/imapflow-client.js';
 import type { Locator } from 'playwright-core';
-import { ensureUiBuilt, launchBrowser, NO_CHROMIUM, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, NO_CHROMIUM, type TestBrowser } from '../helpers/browser.js';
 
 const OWNER = 'chefin@firma.de';
 const ADMIN = 'it@firma.de';
@@ -82,7 +82,6 @@ async function logout(): Promise<void> {
 
 describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHROMIUM})` : 'admin UI in Chromium', () => {
   beforeAll(async () => {
-    ensureUiBuilt();
     server = await startServer({
       overrides: { 'http.port': 0, 'imap.port': 0, 'imaps.port': 0, 'submission.port': 0, 'submissions.port': 0 },
       zone: {
