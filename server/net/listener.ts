@@ -62,6 +62,25 @@ export interface LineListenerOptions {
   shutdown(): Promise<unknown>;
 }
 
+/** What listenOn() binds: a net.Server or smtp-server's SMTPServer. */
+interface Bindable {
+  listen(port: number, host: string, callback: () => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** Binds `server` to `host`:`port` and resolves with the port it got (port 0 picks a free one). */
+export function listenOn(server: Bindable, port: number, host: string, address: () => net.AddressInfo | string | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
 /** The client address as sessions log and count it (IPv4-mapped IPv6 shown as IPv4). */
 export function clientAddress(socket: net.Socket): string {
   return (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
@@ -97,15 +116,7 @@ export function createLineListener(options: LineListenerOptions): LineListener {
 
   return {
     server,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
+    listen: (port, host) => listenOn(server, port, host, () => server.address()),
     close: async () => {
       detach();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

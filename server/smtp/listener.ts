@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Metrics, ServiceName } from '../metrics/metrics.js';
 import type { TlsMaterial } from '../tls/material.js';
+import { listenOn } from '../net/listener.js';
 import { REPLIES, SmtpError, smtpError } from './replies.js';
 import { sendShuttingDown, startDraining } from './smtp-server-patches.js';
 import type { SpooledMessage } from './spool.js';
@@ -80,15 +81,7 @@ export function smtpListener(server: SMTPServer, options: SmtpListenerOptions): 
   let closing: Promise<void> | null = null;
   return {
     server,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const addr = server.server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
+    listen: (port, host) => listenOn(server, port, host, () => server.server.address()),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         detach();
