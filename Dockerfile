@@ -1,6 +1,6 @@
 # Postfach container image: `docker build -t postfach .` (see README, section Docker).
-# Stage 1 builds with the dev dependencies and the native modules (argon2, better-sqlite3); stage 2 runs the compiled
-# dist/ with production dependencies only, as the unprivileged user `postfach`.
+# Stage 1 builds with the dev dependencies and the native modules (argon2, better-sqlite3), the server and the admin UI;
+# stage 2 runs the compiled dist/ (server and UI) with production dependencies only, as the unprivileged user `postfach`.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
@@ -17,6 +17,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json tsconfig.build.json ./
 COPY server server
 COPY plugins plugins
+COPY admin-ui admin-ui
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

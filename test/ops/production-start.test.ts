@@ -16,7 +16,9 @@ const run = promisify(execFile);
 
 interface Dockerfile {
   stages: string[];
-  /** instructions of the last (runtime) stage: [keyword, rest of the line] */
+  /** instructions of the first (build) stage: [keyword, rest of the line] */
+  build: Array<[string, string]>;
+  /** instructions of the last (runtime) stage */
   runtime: Array<[string, string]>;
   env: Record<string, string>;
 }
@@ -25,21 +27,37 @@ function readDockerfile(): Dockerfile {
   const text = fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const stages: string[] = [];
-  let runtime: Array<[string, string]> = [];
+  const instructions: Array<Array<[string, string]>> = [];
   for (const line of lines) {
     const [keyword, ...rest] = line.split(/\s+/);
     if (keyword.toUpperCase() === 'FROM') {
       stages.push(rest.join(' '));
-      runtime = [];
+      instructions.push([]);
     }
-    runtime.push([keyword.toUpperCase(), rest.join(' ')]);
+    instructions.at(-1)!.push([keyword.toUpperCase(), rest.join(' ')]);
   }
+  const runtime = instructions.at(-1)!;
   const env: Record<string, string> = {};
   for (const [keyword, rest] of runtime) if (keyword === 'ENV') for (const m of rest.matchAll(/([A-Z_]+)=(\S+)/g)) env[m[1]] = m[2];
-  return { stages, runtime, env };
+  return { stages, build: instructions[0], runtime, env };
 }
 
-const instruction = (file: Dockerfile, keyword: string) => file.runtime.filter(([k]) => k === keyword).map(([, rest]) => rest);
+const instruction = (file: Dockerfile, keyword: string, stage: 'build' | 'runtime' = 'runtime') => file[stage].filter(([k]) => k === keyword).map(([, rest]) => rest);
+
+/** What `docker build` sends: the top-level entries .dockerignore (plain names and `*.suffix`) leaves in. */
+function buildContext(): Set<string> {
+  const patterns = fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = (name: string) => patterns.some((p) => (p.startsWith('*') ? name.endsWith(p.slice(1)) : name === p));
+  return new Set(fs.readdirSync(REPO_ROOT).filter((name) => !ignored(name)));
+}
+
+/** COPY sources (from the build context, not --from another stage) and their destination. */
+function copies(file: Dockerfile, stage: 'build' | 'runtime'): Array<{ sources: string[]; dest: string }> {
+  return instruction(file, 'COPY', stage)
+    .filter((rest) => !rest.startsWith('--from'))
+    .map((rest) => rest.split(/\s+/))
+    .map((parts) => ({ sources: parts.slice(0, -1), dest: parts.at(-1)! }));
+}
 const execForm = (rest: string): string[] => JSON.parse(rest.slice(rest.indexOf('[')));
 
 let docker: Dockerfile;
@@ -72,6 +90,30 @@ describe('the Dockerfile', () => {
     expect(instruction(docker, 'RUN').join(' ')).toContain('setcap cap_net_bind_service=+ep');
     expect(fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules', 'dist', 'data', '.git']));
   });
+
+  it('copies into its build stage everything `npm run build` reads, and into the runtime stage what it needs from the context', async () => {
+    // the build stage as Docker runs it, minus the container: its COPY lines from the context .dockerignore leaves,
+    // the dependencies it installed (here: ours), then its `npm run build`
+    const context = buildContext();
+    const stage = tempDir('postfach-docker-build-');
+    try {
+      for (const { sources, dest } of copies(docker, 'build')) {
+        for (const source of sources) {
+          expect(context, `${source} is in the build context`).toContain(source);
+          const target = dest.endsWith('/') || sources.length > 1 || dest === './' ? path.join(stage, dest, path.basename(source)) : path.join(stage, dest);
+          fs.cpSync(path.join(REPO_ROOT, source), target, { recursive: true });
+        }
+      }
+      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(stage, 'node_modules'));
+      expect(instruction(docker, 'RUN', 'build').join(' ')).toContain('npm run build');
+      await run('npm', ['run', 'build'], { cwd: stage, timeout: 120_000 });
+      expect(fs.existsSync(path.join(stage, 'dist/server/main.js'))).toBe(true);
+      expect(fs.existsSync(path.join(stage, 'dist/admin-ui/index.html'))).toBe(true);
+      for (const { sources } of copies(docker, 'runtime')) for (const source of sources) expect(context, `${source} is in the build context`).toContain(source);
+    } finally {
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
 
 describe('the container start-up path without a container', () => {
