@@ -76,7 +76,8 @@ const RANK: Record<Access, number> = { public: 0, admin: 1, owner: 2 };
 export function registerAuth(app: FastifyInstance, ctx: HttpContext): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/')) return;
+    // by the route the router matched, never by the raw URL: the router decodes `/%61pi/…` to `/api/…` (so a check on
+    // the URL's text would let it through unchecked); every route that is not the admin API declares `public`
     const access: Access = request.is404 ? 'public' : (request.routeOptions.config.access ?? 'owner');
     const principal = await resolvePrincipal(ctx, request);
     request.principal = principal;
