@@ -68,7 +68,7 @@ export const settings: readonly Setting[] = [
   { key: 'pop3.plaintextLogin', type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'], description: 'Whether USER/PASS and AUTH work without TLS: never (STLS first), only from loopback addresses, or always (as imap.plaintextLogin)' },
   port('http.port', 8080, 'Admin API and UI port'),
   { key: 'http.tls', type: 'boolean', default: false, description: 'Serve the admin API and UI over HTTPS with the server certificate (session cookies are then marked Secure)' },
-  { key: 'http.trustProxy', type: 'boolean', default: false, description: 'Behind a reverse proxy on the same box: take the client address and https from X-Forwarded-For/-Proto' },
+  { key: 'http.trustProxy', type: 'boolean', default: false, description: 'Behind a reverse proxy on the same box: take the client address and https from X-Forwarded-For/-Proto, trusting only the loopback hop (the address the proxy saw, not one the client wrote); /metrics then needs http.metricsToken' },
   { key: 'http.sessionIdleTimeout', type: 'integer', default: 1800, min: 60, max: 86400, description: 'Seconds without a request after which an admin login session ends' },
   { key: 'http.metricsToken', type: 'string', default: '', description: 'Bearer token Prometheus sends for GET /metrics; empty = /metrics answers loopback clients only' },
   { key: 'http.sessionMaxAge', type: 'integer', default: 43200, min: 300, max: 2592000, description: 'Seconds after login after which an admin session ends whatever the activity' },

@@ -66,7 +66,9 @@ export async function buildHttp(services: Services, options: HttpOptions): Promi
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.http.trustProxy,
+    // a proxy on this box only: trusting every hop would take the client's own left-most X-Forwarded-For entry as its
+    // address (login limits per address, audit log)
+    trustProxy: config.http.trustProxy ? 'loopback' : false,
     ...(options.https ? { https: options.https.serverOptions() } : {}),
     // unknown fields are an error naming the field, not silently dropped
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

@@ -79,6 +79,7 @@ export function registerAuth(app: FastifyInstance, ctx: HttpContext): void {
     // by the route the router matched, never by the raw URL: the router decodes `/%61pi/…` to `/api/…` (so a check on
     // the URL's text would let it through unchecked); every route that is not the admin API declares `public`
     const access: Access = request.is404 ? 'public' : (request.routeOptions.config.access ?? 'owner');
+    if (access === 'public' && request.routeOptions.config.ownAuthorization) return;
     const principal = await resolvePrincipal(ctx, request);
     request.principal = principal;
     const unsafe = !SAFE_METHODS.has(request.method);

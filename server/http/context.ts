@@ -36,6 +36,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** the route reads the Authorization header itself (GET /metrics and its own bearer token): no admin login */
+    ownAuthorization?: boolean;
   }
   /** documentation keys /api/docs publishes (fastify ignores them when validating) */
   interface FastifySchema {

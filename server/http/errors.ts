@@ -58,7 +58,10 @@ export const errors = {
   mxNotRunning: () => new HttpError(409, 'mx_not_running', 'the MX is not running on this server (smtp.port is -1), so no test message can be sent', 'smtp.port', 'enabled'),
   testMailRefused: (reply: string) => new HttpError(409, 'delivery_refused', `the MX refused the test message: ${reply}`, 'address', 'delivery', { reply }),
   metricsToken: () => new HttpError(401, 'unauthenticated', 'GET /metrics needs the bearer token configured as http.metricsToken', 'Authorization', 'match'),
-  metricsLoopback: () => new HttpError(403, 'forbidden', 'GET /metrics answers loopback clients only; set http.metricsToken to scrape from elsewhere', undefined, 'loopback'),
+  metricsLoopback: (behindProxy: boolean) =>
+    behindProxy
+      ? new HttpError(403, 'forbidden', 'GET /metrics behind a proxy (http.trustProxy) needs http.metricsToken: every request looks local there', undefined, 'token')
+      : new HttpError(403, 'forbidden', 'GET /metrics answers loopback clients only; set http.metricsToken to scrape from elsewhere', undefined, 'loopback'),
   internal: () => new HttpError(500, 'internal', 'internal error; the server log has the details')
 };
 

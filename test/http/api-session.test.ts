@@ -204,6 +204,23 @@ describe('session cookies over TLS', () => {
       await server.close();
     }
   });
+  it('behind the proxy (http.trustProxy) takes the address the proxy saw, not one the client wrote, and keeps /metrics for the token', async () => {
+    const server = await startServer({ overrides: { 'http.port': 0, 'http.trustProxy': true } });
+    try {
+      const { owner } = await adminClients(server);
+      // nginx's $proxy_add_x_forwarded_for appends the real client to whatever the client sent
+      const added = await owner.request('POST', '/api/v1/domains', { name: 'proxy.example' }, { 'x-forwarded-for': '9.9.9.9, 203.0.113.7' });
+      expect(added.status).toBe(201);
+      const entries = (await owner.get('/api/v1/audit?limit=10')).body.entries as Array<{ action: string; target: string; ip: string }>;
+      expect(entries.find((e) => e.action === 'domain.add' && e.target === 'proxy.example')!.ip).toBe('203.0.113.7');
+      // every request looks local behind a proxy on this box: no token configured, no metrics
+      const metrics = await fetch(`${apiBase(server)}/metrics`);
+      expect(metrics.status).toBe(403);
+      expect(((await metrics.json()) as { error: unknown }).error).toMatchObject({ code: 'forbidden', rule: 'token' });
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('first start without an owner', () => {

@@ -9,9 +9,12 @@ import { errors } from '../errors.js';
 
 /**
  * Without a configured token only loopback clients may scrape, and only directly: a request a reverse proxy on the
- * same box forwarded (it carries Forwarded/X-Forwarded-For) comes from somewhere else.
+ * same box forwarded (it carries Forwarded/X-Forwarded-For) comes from somewhere else. With http.trustProxy set, a
+ * proxy on this box may forward without those headers (nginx's plain proxy_pass does), so loopback proves nothing
+ * and only the token lets a scraper in.
  */
-function loopbackDirect(request: FastifyRequest): boolean {
+function loopbackDirect(request: FastifyRequest, behindProxy: boolean): boolean {
+  if (behindProxy) return false;
   const address = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const loopback = net.isIPv4(address) ? address.startsWith('127.') : address === '::1';
   return loopback && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined;
@@ -29,9 +32,9 @@ export function operationsRoutes(ctx: HttpContext, health: () => HealthReport) {
   return async (app: FastifyInstance) => {
     const { metrics, config } = ctx.services;
 
-    app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
+    app.get('/metrics', { config: { access: 'public', ownAuthorization: true } }, async (request, reply) => {
       const token = config.http.metricsToken;
-      if (token ? !tokenMatches(request, token) : !loopbackDirect(request)) throw token ? errors.metricsToken() : errors.metricsLoopback();
+      if (token ? !tokenMatches(request, token) : !loopbackDirect(request, config.http.trustProxy)) throw token ? errors.metricsToken() : errors.metricsLoopback(config.http.trustProxy);
       const { contentType, body } = await metrics.exposition();
       return reply.type(contentType).send(body);
     });
