@@ -14,7 +14,7 @@ import { CommandParser, type ImapCommand, type ParserEvent } from './parser.js';
 import type { SelectedMailbox } from './selected.js';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import { loginAllowed } from '../auth/login.js';
-import { upgradeToTls } from '../net/listener.js';
+import { attachSession, upgradeToTls } from '../net/listener.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -179,13 +179,18 @@ export class ImapSession {
 
   // ---- input --------------------------------------------------------------------------------------------
 
+  /** removes this session's handlers from its socket (before a TLS upgrade) */
+  private detach: () => void = () => undefined;
+
   private attach(socket: net.Socket | tls.TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => {
-      if (this.inflate) this.inflate.write(chunk);
-      else this.input(chunk);
+    this.detach = attachSession(socket, {
+      data: (chunk) => {
+        if (this.inflate) this.inflate.write(chunk);
+        else this.input(chunk);
+      },
+      error: (err) => this.log.debug({ err }, 'socket error'),
+      close: () => this.onClose()
     });
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
-    socket.on('close', () => this.onClose());
   }
 
   private input(chunk: Buffer): void {
@@ -368,10 +373,7 @@ export class ImapSession {
   /** STARTTLS (RFC 9051 §6.2.1): the tagged OK goes out in clear, then the handshake; any read-ahead is discarded. */
   async startTls(): Promise<void> {
     const plain = this.socket as net.Socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    const { socket: secure, ready } = upgradeToTls(plain, this.ctx.services.tls);
+    const { socket: secure, ready } = upgradeToTls(plain, this.ctx.services.tls, this.detach);
     this.socket = secure;
     this.secure = true;
     this.parser = new CommandParser(parserLimits(this.config.imap.appendLimit, false), { literalPlus: true });

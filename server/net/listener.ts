@@ -126,12 +126,39 @@ export function createLineListener(options: LineListenerOptions): LineListener {
   };
 }
 
+/** What a session listens for on its socket. */
+export interface SocketHandlers {
+  data(chunk: Buffer): void;
+  error(err: Error): void;
+  close(): void;
+}
+
+/**
+ * Attaches a session's handlers and returns the function that removes exactly these: the listener's own handlers on
+ * the same socket (the connection count's release, the metrics gauge) must stay until the connection really ends.
+ */
+export function attachSession(socket: net.Socket | tls.TLSSocket, handlers: SocketHandlers): () => void {
+  const data = (chunk: Buffer) => handlers.data(chunk);
+  const error = (err: Error) => handlers.error(err);
+  const close = () => handlers.close();
+  socket.on('data', data);
+  socket.on('error', error);
+  socket.on('close', close);
+  return () => {
+    socket.off('data', data);
+    socket.off('error', error);
+    socket.off('close', close);
+  };
+}
+
 /**
  * STARTTLS (IMAP, RFC 9051 §6.2.1) and STLS (POP3, RFC 2595 §4): the plain socket becomes a TLS server socket. The
- * caller has removed its listeners from the plain socket and discards anything read ahead of the handshake (a
- * command injected before it, CVE-2011-0411). `ready` settles when the handshake finished or failed.
+ * session's handlers come off the plain socket first (`detach`, from attachSession) and anything read ahead of the
+ * handshake is discarded (a command injected before it, CVE-2011-0411). `ready` settles when the handshake finished
+ * or failed. The plain socket still closes with the connection, so what the listener counts on it is given back.
  */
-export function upgradeToTls(plain: net.Socket, material: TlsMaterial): { socket: tls.TLSSocket; ready: Promise<void> } {
+export function upgradeToTls(plain: net.Socket, material: TlsMaterial, detach: () => void): { socket: tls.TLSSocket; ready: Promise<void> } {
+  detach();
   // the certificate current at this handshake (it is swapped when the files change or ACME renews it)
   const socket = new tls.TLSSocket(plain, { isServer: true, secureContext: material.secureContext() });
   const ready = new Promise<void>((resolve) => {

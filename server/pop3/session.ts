@@ -8,7 +8,7 @@ import type { LoginLimiter } from '../auth/rate-limit.js';
 import { loginAllowed } from '../auth/login.js';
 import type { Account } from '../db/schema.js';
 import type { Logger } from '../log/logger.js';
-import { clientAddress, upgradeToTls } from '../net/listener.js';
+import { attachSession, clientAddress, upgradeToTls } from '../net/listener.js';
 import type { Services } from '../services.js';
 import type { Maildrop, MaildropMessage } from '../store/maildrop.js';
 import { malformed, Pop3Error, refuse } from './errors.js';
@@ -150,10 +150,15 @@ export class Pop3Session {
 
   // ---- input --------------------------------------------------------------------------------------------
 
+  /** removes this session's handlers from its socket (before a TLS upgrade) */
+  private detach: () => void = () => undefined;
+
   private attach(socket: net.Socket | tls.TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => this.input(chunk));
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
-    socket.on('close', () => this.onClose());
+    this.detach = attachSession(socket, {
+      data: (chunk) => this.input(chunk),
+      error: (err) => this.log.debug({ err }, 'socket error'),
+      close: () => this.onClose()
+    });
   }
 
   /** Splits input into lines; a line past MAX_LINE is dropped as it arrives (never buffered) and answered once. */
@@ -347,10 +352,7 @@ export class Pop3Session {
   /** RFC 2595 §4: the +OK goes out in clear, then the handshake; lines read ahead of it are discarded. */
   async startTls(): Promise<void> {
     const plain = this.socket as net.Socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    const { socket, ready } = upgradeToTls(plain, this.ctx.services.tls);
+    const { socket, ready } = upgradeToTls(plain, this.ctx.services.tls, this.detach);
     this.socket = socket;
     this.secure = true;
     this.queue.length = 0;
