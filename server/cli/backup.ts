@@ -20,8 +20,11 @@ import { BlobStore, syncDirectory } from '../store/blobs.js';
 
 export const BACKUP_FORMAT = 'postfach-backup';
 export const BACKUP_VERSION = 1;
-/** Folders of the data folder whose files travel with a backup (generated certificate, ACME account and certificate). */
-const EXTRA_FOLDERS = ['tls', 'acme'];
+/**
+ * Folders of the data folder whose files travel with a backup: generated certificate, ACME account and certificate,
+ * secrets (the key that opens stored import passwords).
+ */
+const EXTRA_FOLDERS = ['tls', 'acme', 'secrets'];
 const MANIFEST = 'manifest.json';
 
 export class BackupError extends Error {}
@@ -189,7 +192,7 @@ export interface RestoreSummary {
 }
 
 const BLOB_ENTRY = /^blobs\/([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
-const FILE_ENTRY = /^files\/(tls|acme)\/([A-Za-z0-9._-]+)$/;
+const FILE_ENTRY = new RegExp(`^files/(${EXTRA_FOLDERS.join('|')})/([A-Za-z0-9._-]+)$`);
 
 /** Gunzips when the stream starts with the gzip magic bytes (RFC 1952 §2.3.1), passes it through otherwise. */
 function maybeGunzip(): Transform {
@@ -219,6 +222,8 @@ async function unpack(input: Readable, staging: string): Promise<{ manifest: Man
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const name = header.name;
+    // a refused entry destroys the extract, which also errors the entry's stream: the pipeline below reports it once
+    stream.on('error', () => undefined);
     const fail = (message: string) => {
       stream.resume();
       next(new BackupError(message));

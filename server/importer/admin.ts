@@ -85,7 +85,14 @@ export interface NewImport extends RemoteLogin {
 }
 
 async function sealFor(services: ImportServices, accountId: number, remote: RemoteAccount): Promise<string> {
-  return sealPassword(await importKey(services.config.dataDir), remote.password, { accountId, host: remote.host, port: remote.port, username: remote.username });
+  return sealPassword(await importKey(services.config.dataDir), remote.password, {
+    accountId,
+    host: remote.host,
+    port: remote.port,
+    username: remote.username,
+    encryption: remote.encryption,
+    verifyCertificate: remote.verifyCertificate
+  });
 }
 
 /** Checks the login and the mapping against the remote server, then stores the job (queued: a runner picks it up). */

@@ -1,10 +1,12 @@
 // The remote password of an import job at rest: AES-256-GCM with a key kept in a file of the data folder (not in the
-// database, so a leaked database file or dump holds only ciphertext), bound to the job's account, host, port and user.
+// database, so a leaked database file or dump holds only ciphertext), bound to the job's account, host, port, user and
+// connection security.
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
-const KEY_FILE = 'import-password.key';
+/** in secrets/, which `postfach backup` carries along (a restored server can still open the stored passwords) */
+const KEY_FILE = path.join('secrets', 'import-password.key');
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const VERSION = 'v1';
@@ -15,13 +17,18 @@ export interface CredentialBinding {
   host: string;
   port: number;
   username: string;
+  /** a row changed to plaintext or to an unchecked certificate no longer opens: the password is not sent that way */
+  encryption: string;
+  verifyCertificate: boolean;
 }
 
-const aad = (b: CredentialBinding) => Buffer.from(['postfach-import', b.accountId, b.host.toLowerCase(), b.port, b.username].join('\0'));
+const aad = (b: CredentialBinding) =>
+  Buffer.from(['postfach-import', b.accountId, b.host.toLowerCase(), b.port, b.username, b.encryption, b.verifyCertificate ? 'verify' : 'no-verify'].join('\0'));
 
 /** The key, created on first use (mode 0600, fsynced). Several processes may race to create it: the first one wins. */
 export async function importKey(dataDir: string): Promise<Buffer> {
   const file = path.join(dataDir, KEY_FILE);
+  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
     const handle = await fsp.open(file, 'wx', 0o600);
     try {

@@ -159,7 +159,14 @@ export class ImportRunner {
     let result: PassResult;
     try {
       this.key ??= await importKey(config.dataDir);
-      const password = job.password_sealed ? openPassword(this.key, job.password_sealed, { accountId: job.account_id, host: job.host, port: job.port, username: job.username }) : null;
+      const password = job.password_sealed ? openPassword(this.key, job.password_sealed, {
+            accountId: job.account_id,
+            host: job.host,
+            port: job.port,
+            username: job.username,
+            encryption: job.encryption,
+            verifyCertificate: job.verify_certificate === 1
+          }) : null;
       if (password === null) {
         result = { kind: 'error', retry: false, field: 'password', message: 'the stored password is gone or cannot be decrypted: resume with the password', progressed: false };
       } else {

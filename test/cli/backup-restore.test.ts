@@ -11,6 +11,7 @@ import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup, runRestore } from '../../server/cli/backup.js';
 import { BlobStore } from '../../server/store/blobs.js';
+import { importKey } from '../../server/importer/credentials.js';
 import { loadConfig } from '../../server/config/load.js';
 import { openDatabase } from '../../server/db/connect.js';
 import { addDomain } from '../../server/directory/domains.js';
@@ -22,6 +23,7 @@ import { PASSWORD, actor, provision, startServer, tempDir, type TestServer } fro
 
 let dns: TestDnsServer;
 let source: TestServer;
+let importSecret: Buffer;
 let scratch: string;
 const open: ImapFlow[] = [];
 
@@ -74,6 +76,8 @@ beforeAll(async () => {
   // a queue entry: submitted to a remote domain while the queue is stopped
   const submitter = nodemailer.createTransport({ host: '127.0.0.1', port: source.ports.submission, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'info@firma.de', pass: PASSWORD } });
   await submitter.sendMail({ envelope: { from: 'info@firma.de', to: ['bob@remote.test'] }, raw: message('bob@remote.test', 'queued').replace('From: a@sender.test', 'From: info@firma.de') });
+  // the key stored import passwords are sealed with (an import with sync running until the MX switch)
+  importSecret = await importKey(source.dataDir);
 });
 
 afterAll(async () => {
@@ -122,6 +126,7 @@ describe('postfach backup and restore', () => {
     expect(names.at(-1)).toBe('manifest.json');
     expect(names).toContain('postfach.sqlite');
     expect(names).toContain('files/tls/selfsigned.crt');
+    expect(names).toContain('files/secrets/import-password.key');
     expect(names.filter((n) => n.startsWith('blobs/')).length).toBe(summary.counts.blobs);
   });
 
@@ -133,6 +138,8 @@ describe('postfach backup and restore', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^restored the backup of mx\.postfach\.test from \S+ into .*restored: 2 account\(s\), \d+ message\(s\), \d+ message file\(s\); every hash checked\n$/);
 
+    // a restored server still opens the import passwords sealed before the backup
+    expect(await importKey(target)).toEqual(importSecret);
     const restored = await startServer({ dns, dataDir: target, overrides: { 'imap.port': 0 }, build: { queue: false } });
     try {
       const after = await mailboxContents(restored.ports.imap!, 'info@firma.de');
@@ -225,5 +232,19 @@ describe('postfach backup and restore', () => {
     const target = path.join(scratch, 'never');
     await expect(runRestore(loadConfig({ env: {}, overrides: { dataDir: target } }), damaged, { force: false })).rejects.toThrow(/^blob [0-9a-f]{64} in the archive is damaged: its content hashes to [0-9a-f]{64}$/);
     expect(fs.readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses an archive that is not a Postfach backup with exit code 1 and one line saying why', async () => {
+    const foreign = path.join(scratch, 'foreign.tar');
+    const pack = tar.pack();
+    pack.entry({ name: 'postfach.sqlite' }, Buffer.from('not a database'));
+    pack.entry({ name: 'files/evil/run.sh' }, Buffer.from('#!/bin/sh\n'));
+    pack.finalize();
+    await new Promise<void>((resolve, reject) => pack.pipe(fs.createWriteStream(foreign)).on('close', () => resolve()).on('error', reject));
+    const target = path.join(scratch, 'never-foreign');
+    const result = await runCli(['restore', foreign], { env: env(target) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('postfach: restore: unexpected entry "files/evil/run.sh": not a Postfach backup\n');
+    expect(fs.existsSync(path.join(target, 'evil'))).toBe(false);
   });
 });

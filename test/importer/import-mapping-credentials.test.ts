@@ -77,14 +77,14 @@ describe('the proposed mapping', () => {
 describe('the remote password at rest', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-  const binding = { accountId: 7, host: 'imap.alt-firma.de', port: 993, username: 'info@alt-firma.de' };
+  const binding = { accountId: 7, host: 'imap.alt-firma.de', port: 993, username: 'info@alt-firma.de', encryption: 'tls', verifyCertificate: true };
 
   it('is sealed with a key file outside the database: the sealed text reveals nothing and opens only with that key and job', async () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
     const key = await importKey(dataDir);
     expect(await importKey(dataDir)).toEqual(key);
-    expect(fs.statSync(path.join(dataDir, 'import-password.key')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(dataDir, 'secrets', 'import-password.key')).mode & 0o777).toBe(0o600);
     const sealed = sealPassword(key, 'Altes-Geheimnis-99', binding);
     expect(sealed).not.toContain('Altes-Geheimnis');
     expect(Buffer.from(sealed.split('.')[3], 'base64').toString('latin1')).not.toContain('Geheimnis');
@@ -98,6 +98,9 @@ describe('the remote password at rest', () => {
     // a row pointed at another server (to catch the password there) or tampered with does not open either
     expect(openPassword(key, sealed, { ...binding, host: 'evil.example' })).toBeNull();
     expect(openPassword(key, sealed, { ...binding, accountId: 8 })).toBeNull();
+    // nor one changed to send the password in clear or past an unchecked certificate
+    expect(openPassword(key, sealed, { ...binding, encryption: 'none' })).toBeNull();
+    expect(openPassword(key, sealed, { ...binding, verifyCertificate: false })).toBeNull();
     const parts = sealed.split('.');
     const flipped = Buffer.from(parts[3], 'base64');
     flipped[0] ^= 1;
