@@ -16,7 +16,7 @@ export default definePlugin({
     { key: 'delay', type: 'integer', default: 300, min: 1, max: 86400, description: 'Seconds before a retry of a new triplet (client /24 or /64, sender, recipient) is accepted' },
     { key: 'retryWindow', type: 'integer', default: 172800, min: 60, max: 2592000, description: 'Seconds after the first attempt within which the retry must come; a later one waits again' },
     { key: 'expiry', type: 'integer', default: 3110400, min: 3600, max: 31536000, description: 'Seconds a passed triplet and a known sender domain are remembered after last use (36 days)' },
-    { key: 'allowIps', type: 'list', default: [], description: 'Client addresses and networks (CIDR) never greylisted, e.g. a partner\'s mail servers' },
+    { key: 'allowIps', type: 'list', default: ['127.0.0.0/8', '::1'], description: 'Client addresses and networks (CIDR) never greylisted, e.g. a partner\'s mail servers; loopback (this box: local tools, the admin UI\'s test message) by default' },
     { key: 'allowSenderDomains', type: 'domainList', default: [], description: 'Sender domains (and their subdomains) never greylisted, e.g. your bank or a shop that sends login codes' },
     { key: 'allowRecipients', type: 'list', default: [], description: 'Recipient addresses, or whole domains, whose mail is never greylisted (e.g. postmaster@firma.de)' },
     { key: 'knownSenders', type: 'boolean', default: true, description: 'No delay for a sender domain the recipient already knows (had mail pass from, or wrote to) when SPF passes for the client' }

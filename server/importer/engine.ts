@@ -147,8 +147,9 @@ async function importFolder(ctx: FolderContext, folder: ImportFolder): Promise<n
   }
   const current = await beginFolder(db, folder, Number(opened.uidValidity));
   const uidNextAtOpen = Number(opened.uidNext) || 0; // a server may leave UIDNEXT out of its SELECT answer
-  // nothing arrived since the last complete pass (UIDNEXT did not move): no listing needed (RFC 9051 §2.3.1.1)
-  const unchanged = current.synced_uidnext > 1 && uidNextAtOpen <= current.synced_uidnext;
+  // nothing arrived since the last complete pass (UIDNEXT did not move): no listing needed (RFC 9051 §2.3.1.1); without
+  // a UIDNEXT to compare, list every pass
+  const unchanged = uidNextAtOpen > 0 && current.synced_uidnext > 1 && uidNextAtOpen <= current.synced_uidnext;
   const candidates = opened.exists && !unchanged ? await listCandidates(imap, current.synced_uidnext) : [];
   const handled = await handledUids(db, folder.id, current.synced_uidnext);
   const pending = candidates.filter((c) => !handled.has(c.uid));

@@ -119,3 +119,18 @@ describe('networkOf', () => {
     expect(networkOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
   });
 });
+
+describe('with the default settings', () => {
+  it('lets this box itself through: the admin UI\'s test message and mail from 127.0.0.1 are not delayed', async () => {
+    const local = await startHarness({ plugins: ['greylist'], http: true });
+    try {
+      const sent = await local.api(`/api/v1/accounts/${INFO}/test-mail`, { method: 'POST', body: {}, role: 'admin' });
+      expect(sent.status).toBe(201);
+      expect(sent.body.arrived).toMatchObject({ folder: 'INBOX' });
+      // 127.0.0.1 is this box; a stranger's server is not
+      expect((await local.send({ from: 'a@other.test', to: [INFO], localAddress: '127.0.0.1' })).accepted).toBe(true);
+    } finally {
+      await local.close();
+    }
+  });
+});
