@@ -102,17 +102,26 @@ export interface Domain {
   accounts?: number;
 }
 
+export type ClientServiceKind = 'SRV_IMAPS' | 'SRV_IMAP' | 'SRV_POP3S' | 'SRV_POP3' | 'SRV_SUBMISSIONS' | 'SRV_SUBMISSION';
+
 export interface DnsRecord {
-  kind: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP';
-  type: 'MX' | 'TXT';
+  kind: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP' | 'AUTOCONFIG' | 'AUTODISCOVER' | ClientServiceKind;
+  type: 'MX' | 'TXT' | 'CNAME' | 'SRV';
   name: string;
+  /** MX: exchange; TXT: text; CNAME: target; SRV: target host, "." for a service not offered */
   value: string;
   priority?: number;
+  /** SRV only */
+  weight?: number;
+  port?: number;
+  /** false: only helps mail programs find their settings; mail flows without it */
+  required: boolean;
   note: string;
 }
 
 export interface RecordCheck {
   kind: DnsRecord['kind'];
+  required: boolean;
   status: 'ok' | 'missing' | 'wrong' | 'error';
   expected: string;
   found: string[];
