@@ -212,3 +212,98 @@ export interface PolicyInfo {
   maxLength: number;
   nameMinLength: number;
 }
+
+// ---- imports from another provider (server/importer/admin.ts) ----------------------------------------------------
+
+export type Encryption = 'tls' | 'starttls' | 'none';
+
+export interface RemoteLogin {
+  host: string;
+  port: number;
+  encryption: Encryption;
+  username: string;
+  password: string;
+  verifyCertificate: boolean;
+}
+
+export type MappingReason = 'inbox' | 'special-use' | 'name' | 'hierarchy' | 'same-name' | 'all-mail' | 'virtual' | 'not-selectable';
+
+export interface RemoteFolderProposal {
+  remote: string;
+  delimiter: string;
+  specialUse?: string;
+  flags: string[];
+  messages: number | null;
+  bytes: number | null;
+  selectable: boolean;
+  /** the proposed local folder; null = skip */
+  local: string | null;
+  reason: MappingReason;
+}
+
+export interface MappingEntry {
+  remote: string;
+  local: string | null;
+}
+
+export interface FolderProposal {
+  folders: RemoteFolderProposal[];
+  mapping: MappingEntry[];
+  localFolders: Array<{ name: string; specialUse: string | null }>;
+  account: { address: string; quota: number; usedBytes: number };
+  remoteBytes: number | null;
+  remoteMessages: number;
+}
+
+export type ImportState = 'queued' | 'running' | 'waiting' | 'stopped' | 'failed' | 'done';
+
+export interface ImportFolderProgress {
+  remote: string;
+  local: string;
+  state: 'pending' | 'running' | 'done' | 'failed';
+  messages: number;
+  imported: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  bytesDone: number;
+  error: string | null;
+}
+
+export interface ImportFailure {
+  folder: string;
+  uid: number;
+  reason: 'too_large' | 'empty' | 'fetch' | 'store';
+  detail: string;
+  size: number;
+  subject: string;
+  at: string;
+}
+
+export interface ImportJob {
+  id: number;
+  account: string;
+  host: string;
+  port: number;
+  encryption: Encryption;
+  username: string;
+  verifyCertificate: boolean;
+  state: ImportState;
+  sync: boolean;
+  ignoreQuota: boolean;
+  /** whether the old provider's password is still stored (gone once finished, refused or deleted) */
+  passwordStored: boolean;
+  error: { field: string; message: string } | null;
+  passes: number;
+  attempts: number;
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  lastPassAt: string | null;
+  nextRunAt: string | null;
+  progress: { messages: number; imported: number; skipped: number; failed: number; done: number; bytes: number; bytesDone: number };
+  folders: ImportFolderProgress[];
+  failures: ImportFailure[];
+  failuresTotal: number;
+}

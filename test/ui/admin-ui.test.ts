@@ -5,12 +5,12 @@
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { ImapFlow } from 'imapflow';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, PASSWORD, type TestServer } from '../helpers/server.js';
 import { AdminClient, apiBase } from '../helpers/admin-api.js';
 import { connectImapFlow } from '../helpers/imapflow-client.js';
 import type { Locator } from 'playwright-core';
-import { launchBrowser, NO_CHROMIUM, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, NO_CHROMIUM, screenshotFailures, uiSteps, type TestBrowser } from '../helpers/browser.js';
 
 const OWNER = 'chefin@firma.de';
 const ADMIN = 'it@firma.de';
@@ -27,12 +27,7 @@ let generated = '';
 const open: ImapFlow[] = [];
 
 const page = () => browser.page;
-const h1 = (name: string) => page().getByRole('heading', { level: 1, name, exact: true });
-/** The text of an element, polled until the expectation holds (the UI changes it asynchronously). */
-const textOf = (locator: Locator) => expect.poll(() => locator.textContent(), { timeout: 8000 });
-/** Waits for the status line (role=status) to announce exactly this. */
-const announced = (text: string) => page().getByRole('status').getByText(text, { exact: true }).waitFor();
-const nav = (name: string) => page().getByRole('navigation').getByRole('link', { name, exact: true });
+const { h1, textOf, announced, nav, login, logout } = uiSteps(() => browser);
 /** A DNS record's card on the domain page, by its heading. */
 const card = (kind: string) => page().locator('article.record').filter({ has: page().getByRole('heading', { name: kind }) });
 const statusOf = async (kind: string) => (await card(kind).locator('h3 .badge').textContent())?.trim();
@@ -76,17 +71,6 @@ async function imapLoginWorks(address: string, password: string): Promise<boolea
   }
 }
 
-async function login(user: string, password: string): Promise<void> {
-  await page().getByLabel('E-mail address').fill(user);
-  await page().getByLabel('Password').fill(password);
-  await page().getByRole('button', { name: 'Log in' }).click();
-}
-
-async function logout(): Promise<void> {
-  await page().getByRole('button', { name: 'Log out' }).click();
-  await h1('Log in to Postfach').waitFor();
-}
-
 describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHROMIUM})` : 'admin UI in Chromium', () => {
   beforeAll(async () => {
     server = await startServer({
@@ -106,10 +90,7 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   });
 
-  beforeEach((context) => {
-    // what the page showed when a step failed, next to the other screenshots
-    onTestFailed(() => browser.screenshot(`failed-${context.task.name.slice(0, 40).replace(/\W+/g, '-')}`));
-  });
+  screenshotFailures(() => browser);
 
   afterAll(async () => {
     await Promise.all(open.map((c) => c.logout().catch(() => undefined)));
