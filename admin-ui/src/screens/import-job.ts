@@ -21,23 +21,29 @@ export const importHref = (address: string, id?: number) => `#/accounts/${encode
 
 export const stateBadge = (state: ImportState) => badge(t(`import.state.${state}`), STATE_TONE[state]);
 
-/** A bar with its figures in words beside it (and as its accessible name). */
-function bar(done: number, total: number, text: string): HTMLElement {
-  // an empty folder is complete, not at 0 of 0
+/** A bar with its figures in words beside it (and as its accessible name); `counted` false: nothing known yet. */
+function bar(done: number, total: number, text: string, counted = true): HTMLElement {
+  // an empty folder that was visited is complete, not at 0 of 0
   const max = Math.max(total, 1);
-  return h('div', { class: 'bar' }, h('progress', { max, value: total ? Math.min(done, total) : max, 'aria-label': text }), h('span', null, text));
+  return h('div', { class: 'bar' }, h('progress', { max, value: !counted ? 0 : total ? Math.min(done, total) : max, 'aria-label': text }), h('span', null, text));
 }
+
+/** A folder the import has not reached yet: its messages are counted when it gets there. */
+const uncounted = (f: ImportFolderProgress) => f.state === 'pending' && f.messages === 0;
 
 const messagesText = (done: number, total: number) => t('import.ofMessages', { done: formatNumber(done), total: count('messages', total) });
 const bytesText = (done: number, total: number) => t('import.ofBytes', { done: formatBytes(done), total: formatBytes(total) });
 
 function overall(job: ImportJob): Node[] {
   const p = job.progress;
+  // nothing counted yet is not "0 of 0, complete"
+  const counted = p.messages > 0 || !job.folders.some(uncounted);
   return [
-    bar(p.done, p.messages, messagesText(p.done, p.messages)),
-    bar(p.bytesDone, p.bytes, bytesText(p.bytesDone, p.bytes)),
-    h('p', { class: 'counts' }, t('import.counts', { imported: formatNumber(p.imported), skipped: formatNumber(p.skipped), failed: formatNumber(p.failed) }))
-  ];
+    bar(p.done, p.messages, counted ? messagesText(p.done, p.messages) : t('import.notCounted'), counted),
+    bar(p.bytesDone, p.bytes, counted ? bytesText(p.bytesDone, p.bytes) : '–', counted),
+    h('p', { class: 'counts' }, t('import.counts', { imported: formatNumber(p.imported), skipped: formatNumber(p.skipped), failed: formatNumber(p.failed) })),
+    job.folders.some(uncounted) ? h('p', { class: 'hint' }, t('import.countedSoFar')) : null
+  ].filter(Boolean) as Node[];
 }
 
 function folderTable(job: ImportJob): HTMLElement {
@@ -46,8 +52,11 @@ function folderTable(job: ImportJob): HTMLElement {
     [
       { label: t('import.folder'), cell: (f) => h('div', null, folderName(f.remote), ' → ', folderName(f.local)) },
       { label: t('import.folderState'), cell: (f) => h('div', null, t(`import.folderState.${f.state}`), f.error ? h('p', { class: 'field-error' }, f.error) : null) },
-      { label: t('import.messages'), cell: (f) => bar(f.imported + f.skipped + f.failed, f.messages, messagesText(f.imported + f.skipped + f.failed, f.messages)) },
-      { label: t('import.size'), cell: (f) => bar(f.bytesDone, f.bytes, bytesText(f.bytesDone, f.bytes)) }
+      {
+        label: t('import.messages'),
+        cell: (f) => (uncounted(f) ? bar(0, 0, t('import.notCounted'), false) : bar(f.imported + f.skipped + f.failed, f.messages, messagesText(f.imported + f.skipped + f.failed, f.messages)))
+      },
+      { label: t('import.size'), cell: (f) => (uncounted(f) ? bar(0, 0, '–', false) : bar(f.bytesDone, f.bytes, bytesText(f.bytesDone, f.bytes))) }
     ],
     job.folders,
     t('import.noFolders')

@@ -396,6 +396,8 @@ export const de: Record<Key, string> = {
   'import.jobError.encryption': 'Die verschlüsselte Verbindung zum alten Server ist gescheitert.',
   'import.jobError.import': 'Die Übernahme ist auf diesem Server gescheitert; Einzelheiten stehen im Server-Protokoll.',
   'import.counts': 'Übernommen: {imported} · schon vorhanden: {skipped} · fehlgeschlagen: {failed}',
+  'import.countedSoFar': 'Noch nicht erreichte Ordner werden gezählt, sobald die Übernahme zu ihnen kommt.',
+  'import.notCounted': 'noch nicht gezählt',
   'import.ofMessages': '{done} von {total}',
   'import.ofBytes': '{done} von {total}',
   'import.folders': 'Ordner',

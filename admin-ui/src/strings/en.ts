@@ -394,6 +394,8 @@ export const en = {
   'import.jobError.encryption': 'The encrypted connection to the old server failed.',
   'import.jobError.import': 'The import failed on this server; the server log has the details.',
   'import.counts': 'Imported: {imported} · already here: {skipped} · failed: {failed}',
+  'import.countedSoFar': 'Folders not reached yet are counted when the import gets to them.',
+  'import.notCounted': 'not counted yet',
   'import.ofMessages': '{done} of {total}',
   'import.ofBytes': '{done} of {total}',
   'import.folders': 'Folders',
