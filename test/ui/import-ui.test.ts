@@ -178,9 +178,17 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `import screen (skipped: ${N
     await mapSelect('Papierkorb').selectOption({ label: 'Archive (archive)' });
     await textOf(mappingRow('Papierkorb').locator('td.why')).toBe('Your choice.');
     await mapSelect('Posteingang/Kunden').selectOption({ label: 'Another new folder …' });
-    await page().getByLabel('Name of the new folder for Posteingang/Kunden').fill('Kunden/Alt');
+    const newName = page().getByLabel('Name of the new folder for Posteingang/Kunden');
     await mapSelect('Junk').selectOption({ label: 'Skip (do not import)' });
     await textOf(page().locator('.selection')).toMatch(/^To import: 10 folders, 8 messages, /);
+    // a name the server refuses (mapping.N.local) is said at that folder's row
+    await newName.fill('Kunden//Alt');
+    await page().getByRole('button', { name: 'Start import' }).click();
+    await textOf(mappingRow('Posteingang/Kunden').locator('.field-error')).toBe('Not a valid folder name: no empty level (//), no * or %, at most 1000 bytes.');
+    expect(await newName.getAttribute('aria-invalid')).toBe('true');
+    await newName.fill('Kunden/Alt');
+    expect(await mappingRow('Posteingang/Kunden').locator('.field-error').isHidden()).toBe(true);
+    expect((await owner.get(`/api/v1/accounts/${NEW}/imports`)).body.imports).toEqual([]);
     await screenshots('import-mapping');
   });
 

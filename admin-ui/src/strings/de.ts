@@ -459,7 +459,7 @@ export const de: Record<Key, string> = {
   'import.error.password.required': 'Geben Sie das Passwort des Postfachs beim alten Anbieter ein.',
   'import.error.password.login': 'Der alte Anbieter hat die Anmeldung abgelehnt: Benutzername oder Passwort ist falsch.',
   'import.error.password.syncAgain': 'Das Passwort wurde gelöscht, als die Übernahme endete: Geben Sie es ein, um den Abgleich wieder einzuschalten.',
-  'import.error.mapping.local.folderName': 'Kein gültiger Ordnername: {message}',
+  'import.error.mapping.local.folderName': 'Kein gültiger Ordnername: keine leere Ebene (//), kein * oder %, höchstens 1000 Bytes.',
   'import.error.mapping.local.required': 'Geben Sie einen Namen für den neuen Ordner ein.',
   'import.error.mapping.minItems': 'Wählen Sie mindestens einen Ordner zum Übernehmen.',
   'import.error.state.unique': 'Die Übernahme hat sich inzwischen geändert (sie ist etwa fertig); die Seite zeigt ihren jetzigen Stand.',

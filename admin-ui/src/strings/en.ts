@@ -457,7 +457,7 @@ export const en = {
   'import.error.password.required': 'Enter the password of the mailbox at the old provider.',
   'import.error.password.login': 'The old provider refused the login: the user name or the password is wrong.',
   'import.error.password.syncAgain': 'The password was deleted when the import finished: enter it to turn the sync on again.',
-  'import.error.mapping.local.folderName': 'Not a valid folder name: {message}',
+  'import.error.mapping.local.folderName': 'Not a valid folder name: no empty level (//), no * or %, at most 1000 bytes.',
   'import.error.mapping.local.required': 'Enter a name for the new folder.',
   'import.error.mapping.minItems': 'Choose at least one folder to import.',
   'import.error.state.unique': 'The import changed meanwhile (it finished, say); the page shows its current state.',
