@@ -102,17 +102,26 @@ export interface Domain {
   accounts?: number;
 }
 
+export type ClientServiceKind = 'SRV_IMAPS' | 'SRV_IMAP' | 'SRV_POP3S' | 'SRV_POP3' | 'SRV_SUBMISSIONS' | 'SRV_SUBMISSION';
+
 export interface DnsRecord {
-  kind: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP';
-  type: 'MX' | 'TXT';
+  kind: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP' | 'AUTOCONFIG' | 'AUTODISCOVER' | ClientServiceKind;
+  type: 'MX' | 'TXT' | 'CNAME' | 'SRV';
   name: string;
+  /** MX: exchange; TXT: text; CNAME: target; SRV: target host, "." for a service not offered */
   value: string;
   priority?: number;
+  /** SRV only */
+  weight?: number;
+  port?: number;
+  /** false: only helps mail programs find their settings; mail flows without it */
+  required: boolean;
   note: string;
 }
 
 export interface RecordCheck {
   kind: DnsRecord['kind'];
+  required: boolean;
   status: 'ok' | 'missing' | 'wrong' | 'error';
   expected: string;
   found: string[];
@@ -202,4 +211,99 @@ export interface PolicyInfo {
   minLength: number;
   maxLength: number;
   nameMinLength: number;
+}
+
+// ---- imports from another provider (server/importer/admin.ts) ----------------------------------------------------
+
+export type Encryption = 'tls' | 'starttls' | 'none';
+
+export interface RemoteLogin {
+  host: string;
+  port: number;
+  encryption: Encryption;
+  username: string;
+  password: string;
+  verifyCertificate: boolean;
+}
+
+export type MappingReason = 'inbox' | 'special-use' | 'name' | 'hierarchy' | 'same-name' | 'all-mail' | 'virtual' | 'not-selectable';
+
+export interface RemoteFolderProposal {
+  remote: string;
+  delimiter: string;
+  specialUse?: string;
+  flags: string[];
+  messages: number | null;
+  bytes: number | null;
+  selectable: boolean;
+  /** the proposed local folder; null = skip */
+  local: string | null;
+  reason: MappingReason;
+}
+
+export interface MappingEntry {
+  remote: string;
+  local: string | null;
+}
+
+export interface FolderProposal {
+  folders: RemoteFolderProposal[];
+  mapping: MappingEntry[];
+  localFolders: Array<{ name: string; specialUse: string | null }>;
+  account: { address: string; quota: number; usedBytes: number };
+  remoteBytes: number | null;
+  remoteMessages: number;
+}
+
+export type ImportState = 'queued' | 'running' | 'waiting' | 'stopped' | 'failed' | 'done';
+
+export interface ImportFolderProgress {
+  remote: string;
+  local: string;
+  state: 'pending' | 'running' | 'done' | 'failed';
+  messages: number;
+  imported: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  bytesDone: number;
+  error: string | null;
+}
+
+export interface ImportFailure {
+  folder: string;
+  uid: number;
+  reason: 'too_large' | 'empty' | 'fetch' | 'store';
+  detail: string;
+  size: number;
+  subject: string;
+  at: string;
+}
+
+export interface ImportJob {
+  id: number;
+  account: string;
+  host: string;
+  port: number;
+  encryption: Encryption;
+  username: string;
+  verifyCertificate: boolean;
+  state: ImportState;
+  sync: boolean;
+  ignoreQuota: boolean;
+  /** whether the old provider's password is still stored (gone once finished, refused or deleted) */
+  passwordStored: boolean;
+  error: { field: string; message: string } | null;
+  passes: number;
+  attempts: number;
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  lastPassAt: string | null;
+  nextRunAt: string | null;
+  progress: { messages: number; imported: number; skipped: number; failed: number; done: number; bytes: number; bytesDone: number };
+  folders: ImportFolderProgress[];
+  failures: ImportFailure[];
+  failuresTotal: number;
 }

@@ -2,7 +2,8 @@
 // headless Chromium (driven by playwright-core) with a fresh profile; screenshots go to test-output/screenshots/.
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { beforeEach, expect, onTestFailed } from 'vitest';
 import { REPO_ROOT } from './cli.js';
 import { tempDir } from './server.js';
 
@@ -54,4 +55,41 @@ export async function launchBrowser(options: { locale?: string } = {}): Promise<
       fs.rmSync(profile, { recursive: true, force: true });
     }
   };
+}
+
+/** The steps UI tests share, on the browser's page: headings, polled texts, the status line, navigation, logging in. */
+export function uiSteps(browser: () => TestBrowser) {
+  const page = () => browser().page;
+  return {
+    h1: (name: string) => page().getByRole('heading', { level: 1, name, exact: true }),
+    /** The text of an element, polled until the expectation holds (the UI changes it asynchronously). */
+    textOf: (locator: Locator, timeout = 8000) => expect.poll(() => locator.textContent(), { timeout }),
+    /** Waits for the status line (role=status) to announce exactly this. */
+    announced: (text: string) => page().getByRole('status').getByText(text, { exact: true }).waitFor(),
+    nav: (name: string) => page().getByRole('navigation').getByRole('link', { name, exact: true }),
+    /** The error shown at a labelled field (its aria-describedby error line), or null when there is none. */
+    fieldError: (label: string) =>
+      page()
+        .getByLabel(label, { exact: true })
+        .evaluate((control) => {
+          const error = control.ownerDocument.getElementById(`${control.id}-error`);
+          return error && !error.hidden ? error.textContent : null;
+        }),
+    async login(user: string, password: string): Promise<void> {
+      await page().getByLabel('E-mail address').fill(user);
+      await page().getByLabel('Password').fill(password);
+      await page().getByRole('button', { name: 'Log in' }).click();
+    },
+    async logout(): Promise<void> {
+      await page().getByRole('button', { name: 'Log out' }).click();
+      await page().getByRole('heading', { level: 1, name: 'Log in to Postfach', exact: true }).waitFor();
+    }
+  };
+}
+
+/** Registers, for every test of the file: what the page showed when a step failed, next to the other screenshots. */
+export function screenshotFailures(browser: () => TestBrowser | undefined): void {
+  beforeEach((context) => {
+    onTestFailed(() => browser()?.screenshot(`failed-${context.task.name.slice(0, 40).replace(/\W+/g, '-')}`));
+  });
 }

@@ -5,12 +5,12 @@
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { ImapFlow } from 'imapflow';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, PASSWORD, type TestServer } from '../helpers/server.js';
 import { AdminClient, apiBase } from '../helpers/admin-api.js';
 import { connectImapFlow } from '../helpers/imapflow-client.js';
 import type { Locator } from 'playwright-core';
-import { launchBrowser, NO_CHROMIUM, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, NO_CHROMIUM, screenshotFailures, uiSteps, type TestBrowser } from '../helpers/browser.js';
 
 const OWNER = 'chefin@firma.de';
 const ADMIN = 'it@firma.de';
@@ -27,12 +27,14 @@ let generated = '';
 const open: ImapFlow[] = [];
 
 const page = () => browser.page;
-const h1 = (name: string) => page().getByRole('heading', { level: 1, name, exact: true });
-/** The text of an element, polled until the expectation holds (the UI changes it asynchronously). */
-const textOf = (locator: Locator) => expect.poll(() => locator.textContent(), { timeout: 8000 });
-/** Waits for the status line (role=status) to announce exactly this. */
-const announced = (text: string) => page().getByRole('status').getByText(text, { exact: true }).waitFor();
-const nav = (name: string) => page().getByRole('navigation').getByRole('link', { name, exact: true });
+const { h1, textOf, announced, nav, login, logout } = uiSteps(() => browser);
+/** A DNS record's card on the domain page, by its heading. */
+const card = (kind: string) => page().locator('article.record').filter({ has: page().getByRole('heading', { name: kind }) });
+const statusOf = async (kind: string) => (await card(kind).locator('h3 .badge').textContent())?.trim();
+/** A record card's fields as label -> value (the value's code text, without the copy button). */
+const fieldsOf = (record: Locator) =>
+  record.evaluate((el) => Object.fromEntries([...el.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling!.querySelector('code')!.textContent])));
+const REQUIRED_KINDS = ['Mail server (MX)', 'Allowed senders (SPF)', 'Signature key (DKIM)', 'Policy (DMARC)', 'Ownership proof'];
 
 async function deliver(to: string, subject: string): Promise<void> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.ports.smtp, secure: false, ignoreTLS: true, name: 'peer.sender.test' });
@@ -69,17 +71,6 @@ async function imapLoginWorks(address: string, password: string): Promise<boolea
   }
 }
 
-async function login(user: string, password: string): Promise<void> {
-  await page().getByLabel('E-mail address').fill(user);
-  await page().getByLabel('Password').fill(password);
-  await page().getByRole('button', { name: 'Log in' }).click();
-}
-
-async function logout(): Promise<void> {
-  await page().getByRole('button', { name: 'Log out' }).click();
-  await h1('Log in to Postfach').waitFor();
-}
-
 describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHROMIUM})` : 'admin UI in Chromium', () => {
   beforeAll(async () => {
     server = await startServer({
@@ -87,18 +78,19 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
       zone: {
         // MX right, SPF not naming this server, DKIM and ownership missing, DMARC present
         'firma.de': [{ type: 'MX', exchange: 'mx.postfach.test', priority: 10 }, { type: 'TXT', data: 'v=spf1 a:other.example -all' }],
-        '_dmarc.firma.de': [{ type: 'TXT', data: 'v=DMARC1; p=none' }]
+        '_dmarc.firma.de': [{ type: 'TXT', data: 'v=DMARC1; p=none' }],
+        // of the optional records: autoconfig right, autodiscover pointing elsewhere, the IMAPS SRV record (below) right
+        'autoconfig.firma.de': [{ type: 'CNAME', target: 'mx.postfach.test' }],
+        'autodiscover.firma.de': [{ type: 'CNAME', target: 'autodiscover.outlook.com' }]
       }
     });
+    server.dns.set('_imaps._tcp.firma.de', [{ type: 'SRV', priority: 0, weight: 1, port: server.ports.imaps!, target: 'mx.postfach.test' }]);
     base = apiBase(server);
     browser = await launchBrowser();
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   });
 
-  beforeEach((context) => {
-    // what the page showed when a step failed, next to the other screenshots
-    onTestFailed(() => browser.screenshot(`failed-${context.task.name.slice(0, 40).replace(/\W+/g, '-')}`));
-  });
+  screenshotFailures(() => browser);
 
   afterAll(async () => {
     await Promise.all(open.map((c) => c.logout().catch(() => undefined)));
@@ -161,12 +153,37 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await page().getByRole('button', { name: 'Add domain' }).click();
     await h1('firma.de').waitFor();
     const expected = (await api.get('/api/v1/domains/firma.de')).body.records as Array<{ kind: string; value: string }>;
-    expect(await page().locator('article.record').count()).toBe(5);
+    // the five records mail needs first, then the optional ones for mail programs in their own group
+    expect(await page().locator('.records.required article.record h3 .kind').allTextContents()).toEqual(REQUIRED_KINDS);
+    expect(await page().locator('.records.optional article.record h3 .kind').allTextContents()).toEqual([
+      'Settings for Thunderbird (autoconfig)',
+      'Settings for Outlook (autodiscover)',
+      'IMAP with SSL/TLS (SRV)',
+      'IMAP with STARTTLS (SRV)',
+      'POP3 with SSL/TLS (SRV)',
+      'POP3 with STARTTLS (SRV)',
+      'Sending (SMTP) with SSL/TLS (SRV)',
+      'Sending (SMTP) with STARTTLS (SRV)'
+    ]);
+    await page().getByRole('heading', { level: 2, name: 'Optional: automatic setup of mail programs' }).waitFor();
+    // SRV as providers' forms ask for it, and as one zone-file line
+    const imapsLine = `_imaps._tcp.firma.de. 3600 IN SRV 0 1 ${server.ports.imaps} mx.postfach.test.`;
+    expect(await fieldsOf(card('IMAP with SSL/TLS (SRV)'))).toEqual({
+      Type: 'SRV',
+      Name: '_imaps._tcp.firma.de',
+      Priority: '0',
+      Weight: '1',
+      Port: String(server.ports.imaps),
+      Target: 'mx.postfach.test',
+      'Zone file line': imapsLine
+    });
+    // POP3 is off on this server: published with the target "." (not offered)
+    expect(await fieldsOf(card('POP3 with SSL/TLS (SRV)'))).toMatchObject({ Port: '0', Target: '.', 'Zone file line': '_pop3s._tcp.firma.de. 3600 IN SRV 0 0 0 .' });
+    await page().getByRole('button', { name: 'Copy zone file line of the IMAP with SSL/TLS (SRV) record' }).click();
+    expect(await page().evaluate<string>('navigator.clipboard.readText()')).toBe(imapsLine);
     await page().getByRole('button', { name: 'Copy value of the Signature key (DKIM) record' }).click();
     expect(await page().evaluate<string>('navigator.clipboard.readText()')).toBe(expected.find((r) => r.kind === 'DKIM')!.value);
     await page().locator('.check-summary .notice').waitFor();
-    const card = (kind: string) => page().locator('article.record').filter({ has: page().getByRole('heading', { name: kind }) });
-    const statusOf = async (kind: string) => (await card(kind).locator('.badge').textContent())?.trim();
     expect(await statusOf('Mail server (MX)')).toBe('OK');
     expect(await statusOf('Allowed senders (SPF)')).toBe('wrong');
     expect(await statusOf('Signature key (DKIM)')).toBe('missing');
@@ -175,7 +192,19 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await textOf(card('Allowed senders (SPF)').locator('.check-result')).toBe(
       'There is an SPF record, but it does not allow this server. Add "mx" before "-all" (or "~all"), for example: v=spf1 mx -allFound: v=spf1 a:other.example -all'
     );
-    await textOf(page().locator('.check-summary')).toMatch(/^2 of 5 records are right/);
+    await textOf(page().locator('.check-summary').first()).toMatch(/^2 of 5 records are right/);
+    // optional records: set right, set wrong, and not set, which is a suggestion rather than an error
+    expect(await statusOf('Settings for Thunderbird (autoconfig)')).toBe('OK');
+    expect(await statusOf('IMAP with SSL/TLS (SRV)')).toBe('OK');
+    expect(await statusOf('Settings for Outlook (autodiscover)')).toBe('wrong');
+    await textOf(card('Settings for Outlook (autodiscover)').locator('.check-result')).toBe(
+      'autodiscover.firma.de points elsewhere (autodiscover.outlook.com), so mail programs would ask another server for their settings. Make it a CNAME for mx.postfach.test.Found: autodiscover.outlook.com'
+    );
+    expect(await statusOf('IMAP with STARTTLS (SRV)')).toBe('not set (optional)');
+    expect(await card('IMAP with STARTTLS (SRV)').getAttribute('class')).toBe('record unset');
+    expect(await card('Signature key (DKIM)').getAttribute('class')).toBe('record missing');
+    await textOf(card('IMAP with STARTTLS (SRV)').locator('.check-result')).toBe('Not set. Mail works without it; mail programs that look for it ask the user for the settings instead.');
+    await textOf(page().locator('.check-summary').last()).toBe('2 of 8 optional records are set. Missing ones do not affect mail.');
     await browser.screenshot('domain-dns');
     // the owner fixes SPF at the DNS provider and checks again
     server.dns.set('firma.de', [{ type: 'MX', exchange: 'mx.postfach.test', priority: 10 }, { type: 'TXT', data: 'v=spf1 mx -all' }]);
@@ -353,6 +382,16 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await page().reload();
     await nav('Postfächer').waitFor();
     await page().setViewportSize({ width: 375, height: 812 });
+    // the domain page in German: required records first, the optional group apart, an unset optional record not an error
+    await page().goto(`${base}/#/domains/firma.de`);
+    await page().getByRole('heading', { level: 2, name: 'Erforderlich: DNS-Einträge für Empfang und Versand' }).waitFor();
+    await page().getByRole('heading', { level: 2, name: 'Optional: automatische Einrichtung von Mailprogrammen' }).waitFor();
+    expect(await page().locator('.records.required article.record h3 .kind').allTextContents()).toEqual(['Mailserver (MX)', 'Erlaubte Absender (SPF)', 'Signaturschlüssel (DKIM)', 'Richtlinie (DMARC)', 'Inhabernachweis']);
+    await expect.poll(() => statusOf('IMAP mit STARTTLS (SRV)'), { timeout: 8000 }).toBe('nicht gesetzt (optional)');
+    expect(await statusOf('Signaturschlüssel (DKIM)')).toBe('fehlt');
+    expect(Object.keys(await fieldsOf(card('IMAP mit SSL/TLS (SRV)')))).toEqual(['Typ', 'Name', 'Priorität', 'Gewichtung', 'Port', 'Ziel', 'Zeile für die Zonendatei']);
+    await textOf(page().locator('.check-summary').last()).toBe('2 von 8 optionalen Einträgen sind gesetzt. Fehlende beeinträchtigen den E-Mail-Verkehr nicht.');
+    await browser.screenshot('domain-dns-de');
     for (const [route, title, shot] of [
       ['#/accounts', 'Postfächer', 'phone-accounts'],
       ['#/domains/firma.de', 'firma.de', 'phone-domain'],

@@ -181,7 +181,7 @@ export const accountScreen: Screen = {
     const nodes: Node[] = [
       backLink('#/accounts', t('accounts.title')),
       ...heading(account.address, account.displayName || undefined),
-      h('div', { class: 'card' }, summary(detail), h('p', { class: 'actions start' }, link(`${accountHref(account.address)}/setup`, t('account.clientSetup'), { class: 'btn secondary' }))),
+      h('div', { class: 'card' }, summary(detail), h('p', { class: 'actions start' }, link(`${accountHref(account.address)}/setup`, t('account.clientSetup'), { class: 'btn secondary' }), link(`${accountHref(account.address)}/import`, t('account.import'), { class: 'btn secondary' }))),
       passwordSection(ctx, account)
     ];
     if (ctx.isOwner) {

@@ -8,6 +8,8 @@ import { auditScreen } from './audit.js';
 import { clientSetupScreen } from './client-setup.js';
 import { domainScreen } from './domain.js';
 import { domainsScreen } from './domains.js';
+import { importJobScreen } from './import-job.js';
+import { importsScreen } from './imports.js';
 import { profileScreen } from './profile.js';
 import { tokensScreen } from './tokens.js';
 
@@ -17,6 +19,8 @@ export const SCREENS: Screen[] = [
   accountsScreen,
   newAccountScreen,
   clientSetupScreen,
+  importsScreen,
+  importJobScreen,
   accountScreen,
   addressesScreen,
   adminsScreen,
