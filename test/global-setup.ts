@@ -25,7 +25,7 @@ export default function setup(): void {
   if (stale('dist/server/main.js', ['server', 'plugins', 'package.json', 'tsconfig.build.json'])) {
     execFileSync(bin('tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   }
-  if (stale('dist/admin-ui/index.html', ['admin-ui', 'server/directory/password-policy.ts'])) {
+  if (stale('dist/admin-ui/index.html', ['admin-ui', 'server/directory/password-policy.ts', 'server/api-types.ts'])) {
     execFileSync(bin('vite'), ['build', 'admin-ui', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
   }
 }

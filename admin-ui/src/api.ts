@@ -1,14 +1,10 @@
 // The admin API client: JSON over fetch with the session cookie, the CSRF token on every change, errors as ApiError.
-export interface ApiErrorBody {
-  status: number;
-  code: string;
-  message: string;
-  field?: string;
-  rule?: string;
-  violations?: Array<{ rule: string; message: string }>;
-  retryAfter?: number;
-  reply?: string;
-}
+import type { ClientServiceKind, DnsRecord, DomainCheck, Encryption, ErrorBody, RecordCheck, RemoteAccount } from '../../server/api-types.js';
+
+export type { ClientServiceKind, DnsRecord, DomainCheck, Encryption, RecordCheck };
+export type ApiErrorBody = ErrorBody['error'];
+/** what the import form sends: the old provider's login */
+export type RemoteLogin = RemoteAccount;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -102,38 +98,8 @@ export interface Domain {
   accounts?: number;
 }
 
-export type ClientServiceKind = 'SRV_IMAPS' | 'SRV_IMAP' | 'SRV_POP3S' | 'SRV_POP3' | 'SRV_SUBMISSIONS' | 'SRV_SUBMISSION';
 
-export interface DnsRecord {
-  kind: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP' | 'AUTOCONFIG' | 'AUTODISCOVER' | ClientServiceKind;
-  type: 'MX' | 'TXT' | 'CNAME' | 'SRV';
-  name: string;
-  /** MX: exchange; TXT: text; CNAME: target; SRV: target host, "." for a service not offered */
-  value: string;
-  priority?: number;
-  /** SRV only */
-  weight?: number;
-  port?: number;
-  /** false: only helps mail programs find their settings; mail flows without it */
-  required: boolean;
-  note: string;
-}
 
-export interface RecordCheck {
-  kind: DnsRecord['kind'];
-  required: boolean;
-  status: 'ok' | 'missing' | 'wrong' | 'error';
-  expected: string;
-  found: string[];
-  problem: string | null;
-  message: string;
-}
-
-export interface DomainCheck {
-  domain: string;
-  resolves: boolean;
-  records: RecordCheck[];
-}
 
 export interface Account {
   address: string;
@@ -215,16 +181,6 @@ export interface PolicyInfo {
 
 // ---- imports from another provider (server/importer/admin.ts) ----------------------------------------------------
 
-export type Encryption = 'tls' | 'starttls' | 'none';
-
-export interface RemoteLogin {
-  host: string;
-  port: number;
-  encryption: Encryption;
-  username: string;
-  password: string;
-  verifyCertificate: boolean;
-}
 
 export type MappingReason = 'inbox' | 'special-use' | 'name' | 'hierarchy' | 'same-name' | 'all-mail' | 'virtual' | 'not-selectable';
 

@@ -4,51 +4,9 @@ import type { Domain } from '../db/schema.js';
 import type { DnsResolver } from './resolver.js';
 import { dkimPublicKeyBase64, dkimRecordName, expectedRecords, normalizeHost, OWNERSHIP_PREFIX, recordData, type ClientListeners, type DnsRecordKind } from './records.js';
 
-/**
- * ok: as expected. missing: nothing of the kind is published. wrong: something is published but does not do the job.
- * error: the DNS did not answer (SERVFAIL, timeout, refused): nothing can be said about the record, so the user is
- * told to retry rather than to change a record that may well be right.
- */
-export type RecordStatus = 'ok' | 'missing' | 'wrong' | 'error';
+export type { DomainCheck, RecordCheck, RecordProblem, RecordStatus } from '../api-types.js';
+import type { DomainCheck, RecordCheck, RecordProblem, RecordStatus } from '../api-types.js';
 
-export type RecordProblem =
-  | 'domain-does-not-resolve'
-  | 'no-mx'
-  | 'mx-not-this-server'
-  | 'spf-missing'
-  | 'spf-not-including-this-server'
-  | 'spf-multiple'
-  | 'dkim-missing'
-  | 'dkim-key-mismatch'
-  | 'dmarc-missing'
-  | 'dmarc-invalid'
-  | 'ownership-missing'
-  | 'ownership-wrong'
-  | 'client-name-missing'
-  | 'client-name-not-this-server'
-  | 'srv-missing'
-  | 'srv-wrong'
-  | 'dns-error';
-
-export interface RecordCheck {
-  kind: DnsRecordKind;
-  /** false for the records that only help mail clients configure themselves: not 'ok' is a hint, not a fault */
-  required: boolean;
-  status: RecordStatus;
-  expected: string;
-  found: string[];
-  /** stable code for the UI; null when ok */
-  problem: RecordProblem | null;
-  /** English explanation */
-  message: string;
-}
-
-export interface DomainCheck {
-  domain: string;
-  /** false only when the DNS answered NXDOMAIN for the domain itself; a DNS error leaves it true and shows as 'error' */
-  resolves: boolean;
-  records: RecordCheck[];
-}
 
 /** RFC 7208 §4.6.4: at most 10 mechanisms or modifiers that cause DNS lookups per evaluation. */
 const SPF_LOOKUP_LIMIT = 10;

@@ -5,27 +5,8 @@ import crypto from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Domain } from '../db/schema.js';
 
-export type ClientServiceKind = 'SRV_IMAPS' | 'SRV_IMAP' | 'SRV_POP3S' | 'SRV_POP3' | 'SRV_SUBMISSIONS' | 'SRV_SUBMISSION';
-export type DnsRecordKind = 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'OWNERSHIP' | 'AUTOCONFIG' | 'AUTODISCOVER' | ClientServiceKind;
-
-/** One record the domain's owner sets at their DNS provider; `note` is English, the UI translates by `kind`. */
-export interface DnsRecord {
-  kind: DnsRecordKind;
-  type: 'MX' | 'TXT' | 'CNAME' | 'SRV';
-  /** owner name, fully qualified, without the trailing dot */
-  name: string;
-  /** MX: the exchange host; TXT: the whole text (providers split it into 255-byte strings themselves); CNAME: the
-   * target; SRV: the target host, or "." for a service that is not offered (RFC 2782) */
-  value: string;
-  /** MX and SRV priority (lower is preferred) */
-  priority?: number;
-  /** SRV weight and port */
-  weight?: number;
-  port?: number;
-  /** false: recommended, mail flows without it (clients only find their settings less easily) */
-  required: boolean;
-  note: string;
-}
+export type { ClientServiceKind, DnsRecord, DnsRecordKind } from '../api-types.js';
+import type { ClientServiceKind, DnsRecord } from '../api-types.js';
 
 /** Listener name -> bound or configured port, null when it is switched off (port -1); absent when unknown. */
 export type ClientListeners = Partial<Record<'imaps' | 'imap' | 'pop3s' | 'pop3' | 'submissions' | 'submission', number | null>>;

@@ -4,23 +4,8 @@ import { DirectoryError } from '../directory/errors.js';
 import { MailboxError } from '../store/mailboxes.js';
 import { TestMailRefused } from '../smtp/test-mail.js';
 
-export interface ErrorBody {
-  error: {
-    status: number;
-    code: string;
-    message: string;
-    /** request field at fault (`password`, `address`, `body`), absent when no field is */
-    field?: string;
-    /** the rule the field broke (`minLength`, `required`, `unique`, …) */
-    rule?: string;
-    /** every broken rule when there are several (password policy) */
-    violations?: Array<{ rule: string; message: string }>;
-    /** seconds until a locked login may try again */
-    retryAfter?: number;
-    /** the SMTP reply when the MX refused a test message */
-    reply?: string;
-  };
-}
+export type { ErrorBody } from '../api-types.js';
+import type { ErrorBody } from '../api-types.js';
 
 export class HttpError extends Error {
   constructor(

@@ -6,17 +6,8 @@ import type { DnsResolver } from '../dns/resolver.js';
 import { DirectoryError } from '../directory/errors.js';
 import type { RemoteFolder } from './mapping.js';
 
-export type Encryption = 'none' | 'starttls' | 'tls';
-
-export interface RemoteAccount {
-  host: string;
-  port: number;
-  encryption: Encryption;
-  username: string;
-  password: string;
-  /** false: accept a self-signed or otherwise unverifiable certificate (the owner decided) */
-  verifyCertificate: boolean;
-}
+export type { Encryption, RemoteAccount } from '../api-types.js';
+import type { Encryption, RemoteAccount } from '../api-types.js';
 
 export interface RemoteOptions {
   resolver: DnsResolver;
