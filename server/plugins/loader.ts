@@ -40,13 +40,14 @@ function locate(spec: string): string {
     const bundled = entryIn(fileURLToPath(new URL(`${spec}/`, BUNDLED)));
     if (bundled) return pathToFileURL(bundled).href;
   }
-  if (spec.startsWith('.') || spec.startsWith('/') || spec.includes(path.sep)) {
+  // a scoped package (@scope/name) is a package, not a path, though it holds a slash
+  if (!spec.startsWith('@') && (spec.startsWith('.') || path.isAbsolute(spec) || spec.includes(path.sep))) {
     const resolved = path.resolve(spec);
     const file = fs.existsSync(resolved) && fs.statSync(resolved).isDirectory() ? entryIn(resolved) : resolved;
     if (!file || !fs.existsSync(file)) throw new Error(`no plugin at ${resolved} (a file, or a folder with ${ENTRIES.join(' or ')})`);
     return pathToFileURL(file).href;
   }
-  return spec; // an npm package, resolved from Postfach's own node_modules
+  return spec; // an npm package (name or @scope/name, optionally with a subpath), resolved from Postfach's own node_modules
 }
 
 async function importPlugin(spec: string): Promise<unknown> {

@@ -86,6 +86,36 @@ describe('loading', () => {
     }
   });
 
+  it('loads a plugin installed as an npm package next to Postfach, plain and scoped (@scope/name)', async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const plain = `postfach-test-plugin-${suffix}`;
+    const scope = `@postfach-test-${suffix}`;
+    const scoped = `${scope}/closed`;
+    const installed = [path.join(REPO_ROOT, 'node_modules', plain), path.join(REPO_ROOT, 'node_modules', scope)];
+    try {
+      for (const name of [plain, scoped]) {
+        const folder = path.join(REPO_ROOT, 'node_modules', name);
+        fs.mkdirSync(folder, { recursive: true });
+        fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './main.js' }));
+        fs.writeFileSync(path.join(folder, 'main.js'), CLOSED); // not index.*: the package's own exports field is what counts
+      }
+      const fromPlain = await loadPlugins(loadConfig({ env: { POSTFACH_PLUGINS: plain, POSTFACH_PLUGINS_CLOSED_REASON: 'stocktaking' } }));
+      expect([fromPlain[0].name, fromPlain[0].source, fromPlain[0].config.reason]).toEqual(['closed', plain, 'stocktaking']);
+      const fromScoped = await loadPlugins(loadConfig({ env: { POSTFACH_PLUGINS: scoped } }));
+      expect([fromScoped[0].name, fromScoped[0].source]).toEqual(['closed', scoped]);
+      const harness = await startHarness({ plugins: [scoped] });
+      try {
+        expect((await harness.send({ from: 'boss@closed.test', to: ['info@example.test'] })).mail).toBe('550 5.7.1 We are closed for holidays');
+      } finally {
+        await harness.close();
+      }
+      const missing = await loadError({ POSTFACH_PLUGINS: `${scope}/absent` });
+      expect(missing.message).toContain(`cannot load plugin "${scope}/absent"`);
+    } finally {
+      for (const folder of installed) fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('reads the declared name the way fastify does (plugin-meta)', () => {
     expect(pluginMeta(Object.assign(async () => undefined, { [Symbol.for('plugin-meta')]: { name: 'fp-style' } }))).toEqual({ name: 'fp-style', settings: [] });
     expect(pluginMeta(async () => undefined)).toBeNull();
