@@ -1,5 +1,6 @@
 // Test helper: a TCP proxy on 127.0.0.1 in front of a server, which can slow the server's answers down (so a test can
-// act in the middle of a transfer) and cut a connection after a number of bytes (a network failure mid-transfer).
+// act in the middle of a transfer), cut a connection after a number of bytes (a network failure mid-transfer) and rewrite
+// what the server says (a server that leaves something out).
 import net from 'node:net';
 
 export interface TcpProxy {
@@ -12,12 +13,17 @@ export interface TcpProxy {
   cutAfter: number | null;
   /** connections cut so far */
   cuts: number;
+  /**
+   * rewrites each chunk from the server before it reaches the client (a server that answers differently); chunks are
+   * as TCP delivers them, so this suits short protocol lines that a server writes in one go; null = unchanged
+   */
+  rewrite: ((chunk: Buffer) => Buffer) | null;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  const proxy: TcpProxy = { port: 0, connections: 0, throttle: null, cutAfter: null, cuts: 0, close: async () => undefined };
+  const proxy: TcpProxy = { port: 0, connections: 0, throttle: null, cutAfter: null, cuts: 0, rewrite: null, close: async () => undefined };
   const server = net.createServer((client) => {
     proxy.connections++;
     const upstream = net.connect(targetPort, '127.0.0.1');
@@ -34,7 +40,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.on('error', end).on('close', end);
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
-      const data = chunk;
+      const data = proxy.rewrite ? proxy.rewrite(chunk) : chunk;
       const cutAt = proxy.cutAfter;
       if (cutAt !== null && relayed + data.length >= cutAt) {
         proxy.cutAfter = null;

@@ -1,6 +1,7 @@
 // An import that is interrupted or meets trouble keeps every message exactly once: the connection cut mid-folder by a
 // proxy (the job retries by itself), the target killed with SIGKILL mid-import (the next start resumes), the remote
-// folder re-created with a new UIDVALIDITY, a full quota, a message over the size limit, a password changed meanwhile.
+// folder re-created with a new UIDVALIDITY, a full quota, a message over the size limit, a password changed meanwhile,
+// and an old server that leaves UIDNEXT out of its SELECT answer (optional before IMAP4rev2).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,13 +26,13 @@ const settled = (server: TestServer, id: number) => waitFor(() => view(server, i
 
 beforeAll(async () => {
   source = await startServer({ overrides: { 'imap.port': 0 } });
-  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'halt', 'reihe', 'projekte', 'voll', 'gross', 'wechsel']);
+  await provision(source, 'alt-firma.de', ['schnitt', 'absturz', 'halt', 'reihe', 'projekte', 'voll', 'gross', 'wechsel', 'ohne']);
   proxy = await startTcpProxy(source.ports.imap!);
   target = await startServer({
     overrides: { 'imap.appendLimit': 2 * 1024 * 1024, 'import.retryDelay': 1, 'import.syncInterval': 1 },
     build: { imports: { scanIntervalMs: 100, renewIntervalMs: 100 } }
   });
-  await provision(target, 'firma.de', ['info', 'klein']);
+  await provision(target, 'firma.de', ['info', 'klein', 'ohne']);
 }, 60_000);
 
 afterAll(async () => {
@@ -94,7 +95,7 @@ describe('interrupted imports', () => {
       await restarted.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 90_000); // two server starts and a child process: more than the default on a busy machine
 });
 
 describe('scheduling', () => {
@@ -149,6 +150,36 @@ describe('scheduling', () => {
 });
 
 describe('trouble on the way', () => {
+  it('keeps fetching new mail from a server that does not say UIDNEXT: every sync pass lists the folder', async () => {
+    // RFC 3501 §6.3.1 only says UIDNEXT SHOULD be sent; without it the sync cannot tell that nothing arrived
+    const withoutUidnext = (chunk: Buffer) =>
+      Buffer.from(
+        chunk
+          .toString('latin1')
+          .replace(/\* OK \[UIDNEXT \d+\][^\r\n]*\r\n/g, '')
+          .replace(/ COMPRESS=DEFLATE/g, ''), // keeps the stream readable for the rewrite
+        'latin1'
+      );
+    proxy.rewrite = withoutUidnext;
+    try {
+      const messages = [sourceMessage('Ohne 1'), sourceMessage('Ohne 2'), sourceMessage('Ohne 3')];
+      await fillMailbox(source.ports.imap!, 'ohne@alt-firma.de', PASSWORD, { INBOX: messages.slice(0, 2) });
+      const created = await createImport(target.app.services, actor, 'ohne@firma.de', { ...login('ohne@alt-firma.de'), mapping: [{ remote: 'INBOX', local: 'Ohne UIDNEXT' }], sync: true });
+      target.app.services.imports.kick();
+      const first = await waitFor(() => view(target, created.id), (j) => j.state === 'waiting' && j.progress.imported === 2, 30_000, 'the first pass');
+      expect(first.progress).toMatchObject({ failed: 0, skipped: 0 });
+      await fillMailbox(source.ports.imap!, 'ohne@alt-firma.de', PASSWORD, { INBOX: messages.slice(2) });
+      const synced = await waitFor(() => view(target, created.id), (j) => j.progress.imported === 3, 15_000, 'a sync pass to fetch the new message');
+      expect(synced.progress).toMatchObject({ imported: 3, failed: 0 });
+      const local = await localFolder(target, 'ohne@firma.de', 'Ohne UIDNEXT');
+      expect(local.map((m) => m.blob)).toEqual(messages.map((m) => sha256(m.raw)));
+      const db = target.app.services.db;
+      await stopImport(db, actor, (await findJob(db, created.id))!);
+    } finally {
+      proxy.rewrite = null;
+    }
+  });
+
   it('starts a folder over when its UIDVALIDITY changes, skipping what was imported already', async () => {
     const first = [sourceMessage('Projekt A'), sourceMessage('Projekt B'), sourceMessage('Projekt C')];
     await fillMailbox(source.ports.imap!, 'projekte@alt-firma.de', PASSWORD, { Projekte: first });
