@@ -153,7 +153,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     http = await buildHttp(services, {
       limiter,
       setupToken,
-      endpoints: () => endpointsOf({ ...ports }),
+      endpoints: () => endpointsOf({ ...ports }, config),
       // the MX over loopback, for the admin UI's test message
       mx: () => (ports.smtp === undefined ? null : { host: loopbackFor(config.bind), port: ports.smtp }),
       https: config.http.tls ? tls : null,

@@ -35,6 +35,16 @@ const port = (key: string, def: number, what: string): Setting => ({
   description: `${what} (0 = any free port, -1 = disabled)`
 });
 
+/** The port mail clients are told, where a port mapping (Docker, a NAT) puts the listener at another number outside. */
+const publicPort = (listener: string, what: string): Setting => ({
+  key: `${listener}.publicPort`,
+  type: 'integer',
+  default: 0,
+  min: 0,
+  max: 65535,
+  description: `Port of ${what} as mail clients reach it, when a port mapping (Docker -p, NAT) makes it differ from ${listener}.port: named in autoconfiguration, the Apple profile, the SRV records and the setup page (0 = ${listener}.port as bound)`
+});
+
 export const settings: readonly Setting[] = [
   { key: 'hostname', type: 'string', default: os.hostname(), description: 'Host name this server announces in SMTP greetings, Received headers and DNS suggestions' },
   { key: 'dataDir', type: 'string', default: './data', description: 'Folder for the SQLite database, message blobs, spool and generated TLS certificate' },
@@ -52,16 +62,22 @@ export const settings: readonly Setting[] = [
   { key: 'smtp.socketTimeout', type: 'integer', default: 300, min: 5, max: 3600, description: 'Seconds of client silence before the MX drops the connection (RFC 5321 §4.5.3.2.7 suggests 5 minutes)' },
 
   port('submission.port', 1587, 'Submission port with STARTTLS (587 in production)'),
+  publicPort('submission', 'submission with STARTTLS'),
   port('submissions.port', 1465, 'Submission port with implicit TLS (465 in production)'),
+  publicPort('submissions', 'submission with implicit TLS'),
   port('imap.port', 1143, 'IMAP port with STARTTLS (143 in production)'),
+  publicPort('imap', 'IMAP with STARTTLS'),
   port('imaps.port', 1993, 'IMAP port with implicit TLS (993 in production)'),
+  publicPort('imaps', 'IMAP with implicit TLS'),
   { key: 'imap.maxConnections', type: 'integer', default: 10000, min: 1, max: 1000000, description: 'Concurrent IMAP connections in all' },
   { key: 'imap.maxConnectionsPerIp', type: 'integer', default: 100, min: 1, max: 1000000, description: 'Concurrent IMAP connections from one client address (an office behind one NAT address has several clients)' },
   { key: 'imap.idleTimeout', type: 'integer', default: 1800, min: 60, max: 86400, description: 'Seconds an IMAP session may stay silent; RFC 9051 §5.4 asks for at least 30 minutes' },
   { key: 'imap.appendLimit', type: 'integer', default: 64 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'Largest message APPEND accepts, advertised as APPENDLIMIT (RFC 7889)' },
   { key: 'imap.plaintextLogin', type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'], description: 'Whether LOGIN/AUTHENTICATE work without TLS: never (LOGINDISABLED until STARTTLS), only from loopback addresses, or always' },
   port('pop3.port', 1110, 'POP3 port with STLS (110 in production)'),
+  publicPort('pop3', 'POP3 with STLS'),
   port('pop3s.port', 1995, 'POP3 port with implicit TLS (995 in production)'),
+  publicPort('pop3s', 'POP3 with implicit TLS'),
   { key: 'pop3.maxConnections', type: 'integer', default: 1000, min: 1, max: 1000000, description: 'Concurrent POP3 connections in all (POP3 and POP3S together)' },
   { key: 'pop3.maxConnectionsPerIp', type: 'integer', default: 50, min: 1, max: 1000000, description: 'Concurrent POP3 connections from one client address' },
   { key: 'pop3.idleTimeout', type: 'integer', default: 600, min: 1, max: 86400, description: 'Seconds a POP3 session may stay silent before it is closed without deleting anything; RFC 1939 §3 asks for at least 10 minutes (600)' },
@@ -140,12 +156,12 @@ export interface Config {
     socketTimeout: number;
     trustedArcSealers: string[];
   };
-  submission: { port: number };
-  submissions: { port: number };
-  imap: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; appendLimit: number; plaintextLogin: PlaintextLogin };
-  imaps: { port: number };
-  pop3: { port: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; plaintextLogin: PlaintextLogin };
-  pop3s: { port: number };
+  submission: { port: number; publicPort: number };
+  submissions: { port: number; publicPort: number };
+  imap: { port: number; publicPort: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; appendLimit: number; plaintextLogin: PlaintextLogin };
+  imaps: { port: number; publicPort: number };
+  pop3: { port: number; publicPort: number; maxConnections: number; maxConnectionsPerIp: number; idleTimeout: number; plaintextLogin: PlaintextLogin };
+  pop3s: { port: number; publicPort: number };
   http: { port: number; tls: boolean; trustProxy: boolean; metricsToken: string; sessionIdleTimeout: number; sessionMaxAge: number };
   tls: { cert: string; key: string; watchInterval: number };
   acme: { enabled: boolean; email: string; directoryUrl: string; httpPort: number; renewBefore: number; caFile: string };

@@ -8,8 +8,11 @@ import type { Domain } from '../db/schema.js';
 export type { ClientServiceKind, DnsRecord, DnsRecordKind } from '../api-types.js';
 import type { ClientServiceKind, DnsRecord } from '../api-types.js';
 
-/** Listener name -> bound or configured port, null when it is switched off (port -1); absent when unknown. */
-export type ClientListeners = Partial<Record<'imaps' | 'imap' | 'pop3s' | 'pop3' | 'submissions' | 'submission', number | null>>;
+/** The listeners mail clients connect to, named as in the config (`imaps.port`) and in the app's Listening. */
+export type ClientListener = 'imaps' | 'imap' | 'pop3s' | 'pop3' | 'submissions' | 'submission';
+
+/** Listener name -> the port clients reach it at, null when it is switched off (port -1); absent when unknown. */
+export type ClientListeners = Partial<Record<ClientListener, number | null>>;
 
 /**
  * RFC 6186 services and the listener behind each. Priorities across IMAP and POP3 are comparable (RFC 6186 §3.4):
@@ -28,8 +31,9 @@ export const CLIENT_SERVICES: ReadonlyArray<{ kind: ClientServiceKind; label: st
 export function configuredListeners(config: Config): ClientListeners {
   const listeners: ClientListeners = {};
   for (const { listener } of CLIENT_SERVICES) {
-    const port = config[listener].port;
-    if (port !== 0) listeners[listener] = port < 0 ? null : port;
+    const { port, publicPort } = config[listener];
+    if (port < 0) listeners[listener] = null;
+    else if (publicPort || port) listeners[listener] = publicPort || port;
   }
   return listeners;
 }

@@ -1,6 +1,6 @@
 // What a mail client needs to connect to an account: servers, ports, encryption, user name (the full address).
 import { displayAddress } from '../directory/address.js';
-import type { ClientListeners } from '../dns/records.js';
+import type { ClientListener, ClientListeners } from '../dns/records.js';
 
 export type ClientProtocol = 'imap' | 'pop3' | 'smtp';
 /** STARTTLS on a plain port, or TLS from the first byte (RFC 8314 prefers the latter) */
@@ -27,7 +27,7 @@ export interface ClientSettings {
 }
 
 /** Listener names of the app (as in Listening) and what each offers a mail client. */
-export const LISTENER_ENDPOINTS: Record<string, Omit<ClientEndpoint, 'port'>> = {
+export const LISTENER_ENDPOINTS: Record<ClientListener, Omit<ClientEndpoint, 'port'>> = {
   imaps: { protocol: 'imap', security: 'tls' },
   imap: { protocol: 'imap', security: 'starttls' },
   pop3s: { protocol: 'pop3', security: 'tls' },
@@ -36,9 +36,17 @@ export const LISTENER_ENDPOINTS: Record<string, Omit<ClientEndpoint, 'port'>> = 
   submission: { protocol: 'smtp', security: 'starttls' }
 };
 
-/** The client-facing endpoints among bound listeners, implicit TLS first (RFC 8314 §3). */
-export function endpointsOf(listening: Record<string, number | undefined>): ClientEndpoint[] {
-  return Object.entries(LISTENER_ENDPOINTS).flatMap(([name, endpoint]) => (listening[name] === undefined ? [] : [{ ...endpoint, port: listening[name]! }]));
+/** The configured public port of each client listener (0 = as bound). */
+export type PublicPorts = Record<ClientListener, { publicPort: number }>;
+
+/**
+ * The client-facing endpoints among bound listeners, implicit TLS first (RFC 8314 §3), each with the port clients
+ * reach it at: its publicPort where a port mapping moves it, else the bound one.
+ */
+export function endpointsOf(listening: Record<string, number | undefined>, config?: PublicPorts): ClientEndpoint[] {
+  return (Object.entries(LISTENER_ENDPOINTS) as Array<[ClientListener, Omit<ClientEndpoint, 'port'>]>).flatMap(([name, endpoint]) =>
+    listening[name] === undefined ? [] : [{ ...endpoint, port: config?.[name].publicPort || listening[name]! }]
+  );
 }
 
 /** Every client listener with its bound port, or null when it does not run: what the DNS records page publishes. */

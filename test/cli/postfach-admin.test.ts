@@ -381,6 +381,10 @@ describe('postfach admin', () => {
     // the configured ports (defaults here), implicit TLS and IMAP preferred
     const srv = Object.fromEntries(records.filter((r) => r.type === 'SRV').map((r) => [r.kind, r.shown]));
     expect(srv).toMatchObject({ SRV_IMAPS: expect.stringMatching(/^0 1 1993 \S+ {3}\(optional\)$/), SRV_POP3: expect.stringMatching(/^30 1 1110 /), SRV_SUBMISSIONS: expect.stringMatching(/^0 1 1465 /) });
+    // behind a port mapping (docker -p 993:1993) the records name the port clients reach
+    const mapped = await runCli(['admin', 'domain', 'records', 'example.org', '--json'], { env: { POSTFACH_DATA_DIR: dataDir, POSTFACH_LOG_LEVEL: 'silent', POSTFACH_IMAPS_PUBLIC_PORT: '993' } });
+    const mappedSrv = Object.fromEntries(json<typeof records>(mapped).filter((r) => r.type === 'SRV').map((r) => [r.kind, r.port]));
+    expect(mappedSrv).toMatchObject({ SRV_IMAPS: 993, SRV_IMAP: 1143, SRV_SUBMISSIONS: 1465 });
     const dns = await startDnsServer({ 'example.org': [{ type: 'MX', exchange: 'mx.example.org', priority: 10 }, { type: 'TXT', data: 'v=spf1 mx -all' }], 'mx.example.org': [{ type: 'A', address: '192.0.2.1' }] });
     try {
       const env = { POSTFACH_DATA_DIR: dataDir, POSTFACH_LOG_LEVEL: 'silent', POSTFACH_DNS_SERVERS: dns.address, POSTFACH_HOSTNAME: 'mx.example.org' };

@@ -188,3 +188,40 @@ describe('Apple configuration profile', () => {
     expect(docs.paths['/api/v1/accounts/{address}/apple-profile'].get['x-access']).toBe('admin');
   });
 });
+
+describe('behind a port mapping', () => {
+  it('names the public ports where configured (imaps.publicPort, submission.publicPort) and the bound ones elsewhere', async () => {
+    const mapped = await startServer({
+      overrides: {
+        'smtp.port': -1,
+        'http.port': 0,
+        'imap.port': 0,
+        'imaps.port': 0,
+        'imaps.publicPort': 993,
+        'pop3.port': -1,
+        'pop3s.port': 0,
+        'submission.port': 0,
+        'submission.publicPort': 587,
+        'submissions.port': 0
+      }
+    });
+    try {
+      await provision(mapped, 'firma.de', ['info']);
+      const { ports } = mapped;
+      const response = await fetch(`http://127.0.0.1:${ports.http}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=info%40firma.de`);
+      const provider = parseXml(await response.text()).clientConfig.emailProvider;
+      const listed = (servers: Array<{ '@type': string; port: string; socketType: string }>) => servers.map((x) => `${x['@type']} ${x.socketType} ${x.port}`);
+      expect(listed(provider.incomingServer)).toEqual(['imap SSL 993', `imap STARTTLS ${ports.imap}`, `pop3 SSL ${ports.pop3s}`]);
+      expect(listed(provider.outgoingServer)).toEqual([`smtp SSL ${ports.submissions}`, 'smtp STARTTLS 587']);
+
+      const { owner: mappedOwner } = await adminClients(mapped);
+      const settings = (await mappedOwner.get('/api/v1/accounts/info@firma.de/client-settings')).body;
+      expect(settings.incoming.map((x: { protocol: string; security: string; port: number }) => `${x.protocol} ${x.security} ${x.port}`)).toEqual(['imap tls 993', `imap starttls ${ports.imap}`, `pop3 tls ${ports.pop3s}`]);
+      const records = (await mappedOwner.get('/api/v1/domains/firma.de')).body.records as Array<{ kind: string; port?: number; value: string }>;
+      const srv = Object.fromEntries(records.filter((r) => r.kind.startsWith('SRV_')).map((r) => [r.kind, r.port === 0 ? r.value : r.port]));
+      expect(srv).toEqual({ SRV_IMAPS: 993, SRV_IMAP: ports.imap, SRV_POP3S: ports.pop3s, SRV_POP3: '.', SRV_SUBMISSIONS: ports.submissions, SRV_SUBMISSION: 587 });
+    } finally {
+      await mapped.close();
+    }
+  });
+});
