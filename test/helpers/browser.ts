@@ -12,6 +12,8 @@ export const CHROMIUM = process.env.POSTFACH_TEST_CHROMIUM ?? '/usr/bin/chromium
 export const NO_CHROMIUM = fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
 
 export const SCREENSHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
+/** The page-side half of accessibilityProblems: plain JavaScript, it runs in the browser. */
+const AUDIT_SCRIPT = path.join(REPO_ROOT, 'test', 'helpers', 'accessibility-audit.js');
 
 export interface TestBrowser {
   context: BrowserContext;
@@ -49,12 +51,23 @@ export async function launchBrowser(options: { locale?: string } = {}): Promise<
     problems,
     async screenshot(name) {
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+      expect(await accessibilityProblems(page), `accessibility of screen "${name}"`).toEqual([]);
     },
     async close() {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * What a screen reader or keyboard user would trip over on the page as shown, in words: the document's language unset,
+ * a visible form control, button or link without an accessible name, an image without alt text, an id used twice
+ * (labels then point at the wrong control), a label/aria reference to no element, not exactly one h1, or a heading
+ * level skipped on the way down. Every screenshot of a screen runs it.
+ */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(${fs.readFileSync(AUDIT_SCRIPT, 'utf8')})()`);
 }
 
 /** The steps UI tests share, on the browser's page: headings, polled texts, the status line, navigation, logging in. */

@@ -10,7 +10,7 @@ import { startServer, PASSWORD, type TestServer } from '../helpers/server.js';
 import { AdminClient, apiBase } from '../helpers/admin-api.js';
 import { connectImapFlow } from '../helpers/imapflow-client.js';
 import type { Locator } from 'playwright-core';
-import { launchBrowser, NO_CHROMIUM, screenshotFailures, uiSteps, type TestBrowser } from '../helpers/browser.js';
+import { accessibilityProblems, launchBrowser, NO_CHROMIUM, screenshotFailures, uiSteps, type TestBrowser } from '../helpers/browser.js';
 
 const OWNER = 'chefin@firma.de';
 const ADMIN = 'it@firma.de';
@@ -418,5 +418,32 @@ describe.skipIf(NO_CHROMIUM !== null)(NO_CHROMIUM ? `admin UI (skipped: ${NO_CHR
     await h1('Bei Postfach anmelden').waitFor();
     await textOf(page().locator('.notice')).toBe('Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.');
     expect(browser.problems).toEqual([]);
+  });
+
+  it('audits every screenshot for accessibility: the audit finds each kind of problem on a page that has them', async () => {
+    const probe = await browser.context.newPage();
+    try {
+      await probe.setContent(`<html><body>
+        <h1>One</h1><h1>Two</h1><h3>Skipped</h3>
+        <input id="a"><input id="a" aria-label="Named"><label for="gone">Label</label>
+        <button></button><button aria-describedby="nowhere">Go</button><a href="#x"><img src="x.png"></a>
+        <input type="hidden"><button hidden></button><div hidden><input></div></body></html>`);
+      expect(await accessibilityProblems(probe)).toEqual([
+        'the document has no lang',
+        'no accessible name: <input id="a">',
+        'no accessible name: <button>',
+        'no accessible name: <a>',
+        'image without alt: x.png',
+        'id used twice: a',
+        'label for a missing control: gone',
+        'aria-describedby points at a missing element: <button>Go -> nowhere',
+        '2 visible h1 headings (one expected)',
+        'heading level skipped: h1 -> <h3>Skipped (h3)'
+      ]);
+      await probe.setContent(`<html lang="de"><body><h1>Eins</h1><h2>Zwei</h2><label for="b">Name</label><input id="b"><button>Los</button><a href="#y"><img src="y.png" alt="Logo"></a></body></html>`);
+      expect(await accessibilityProblems(probe)).toEqual([]);
+    } finally {
+      await probe.close();
+    }
   });
 });
