@@ -10,8 +10,11 @@ import { connectImapFlow } from '../helpers/imapflow-client.js';
 const INFO = 'info@firma.de';
 const BUCHHALTUNG = 'buchhaltung@firma.de';
 const EMPFANG = 'empfang@firma.de';
-/** How long a change may take to reach an idling session. */
-const PROMPT_MS = 3000;
+/**
+ * How long to wait for an update before deciding it never came. The server pushes updates to an idling session as
+ * they happen (no client here polls), so a missing push fails here; how fast pushes arrive is `bench imap`'s business.
+ */
+const PROMPT_MS = 10_000;
 /** How long to listen for updates that must not come. */
 const QUIET_MS = 400;
 
@@ -106,17 +109,16 @@ describe('IMAP IDLE and updates between sessions (imapflow)', () => {
 
   afterAll(async () => server?.close());
 
-  it('reports a delivery through the MX to an idling session as EXISTS within seconds', async () => {
+  it('reports a delivery through the MX to an idling session as EXISTS while it idles', async () => {
     const a = await connect();
     // imapflow keeps updating the object it returned: copy what it said at SELECT
     const { exists, uidNext } = await a.client.mailboxOpen('INBOX');
     expect(exists).toBe(2);
     reset(a);
     await idle(a);
-    const started = Date.now();
     await deliver(INFO, 'Neu während IDLE');
+    // the client sends nothing while it idles: the EXISTS can only be the server's push
     await until('EXISTS', () => a.exists.length > 0);
-    expect(Date.now() - started).toBeLessThan(PROMPT_MS);
     expect(a.exists).toEqual([{ path: 'INBOX', count: exists + 1, prevCount: exists }]);
     expect(a.client.idling).toBe(true); // still idling: the update came inside IDLE
     // the announced message is there under the new sequence number

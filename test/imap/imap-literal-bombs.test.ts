@@ -50,10 +50,9 @@ describe('after login', () => {
   it('APPEND {999999999}: tagged BAD [TOOBIG] without a continuation, the session continues', async () => {
     const wire = await login();
     const before = await mailSnapshot(server, 'info@firma.de');
-    const started = performance.now();
+    // the tagged BAD is the only answer: no "+ Ready", after which the server would wait for 999999999 octets
     const reply = await wire.command('a1', 'APPEND INBOX {999999999}');
     expect(reply.lines).toEqual(['a1 BAD [TOOBIG] Literal too large']);
-    expect(performance.now() - started).toBeLessThan(1000);
     expect((await wire.command('a2', 'NOOP')).lines).toEqual(['a2 OK NOOP completed']);
     expect(await mailSnapshot(server, 'info@firma.de')).toEqual(before);
   });
@@ -78,14 +77,12 @@ describe('after login', () => {
   it('APPEND {100000000+}: the bytes follow whatever we answer, so BAD, BYE and the connection closes', async () => {
     const wire = await login();
     const before = await mailSnapshot(server, 'info@firma.de');
-    const started = performance.now();
     wire.write('a1 APPEND INBOX {100000000+}\r\n');
-    // a client that keeps sending is not read into memory
+    // the client keeps sending; the server answers and closes without waiting for the 100 MB (it would wait for ever)
     wire.write(Buffer.alloc(256 * 1024, 0x41));
     expect(await wire.readLine()).toBe('a1 BAD [TOOBIG] Literal too large');
     expect(await wire.readLine()).toBe('* BYE [TOOBIG] Literal too large');
     await wire.closedByServer(3000);
-    expect(performance.now() - started).toBeLessThan(3000);
     expect(await mailSnapshot(server, 'info@firma.de')).toEqual(before);
     // other sessions are unaffected
     const other = await login();

@@ -1,8 +1,9 @@
 // Threat: deeply nested input that would make a recursive parser or evaluator overflow its stack or allocate per
 // level: 100,000 nested parentheses in FETCH and SEARCH (in one line, and spread over LITERAL+ continuation lines so
 // no line is over the limit), and SEARCH keys that nest without parentheses (NOT NOT …, OR OR …). Each must end in
-// BAD (or, for a line over the line limit, in BYE) within a moment, with the server's memory flat and the session,
-// where it survives, still working.
+// BAD with the exact reason (or, for a line over the line limit, in BYE), with the server's memory flat and the
+// session, where it survives, still working. A parser or evaluator that recursed per level would overflow its stack
+// (a different reply or none); one that did quadratic work per level would run past the test's timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapWire } from '../helpers/imap-wire.js';
 import { storeMail, textMail } from '../helpers/mail-store.js';
@@ -34,12 +35,10 @@ async function selected(): Promise<ImapWire> {
   return wire;
 }
 
-/** Runs fn, asserting it took less than ms and that resident memory grew by less than maxGrowth bytes. */
-async function cheaply<T>(fn: () => Promise<T>, ms = 2000, maxGrowth = 64 * 1024 * 1024): Promise<T> {
+/** Runs fn, asserting that resident memory (the server runs in this process) grew by less than maxGrowth bytes. */
+async function flatMemory<T>(fn: () => Promise<T>, maxGrowth = 64 * 1024 * 1024): Promise<T> {
   const rss = process.memoryUsage().rss;
-  const started = performance.now();
   const result = await fn();
-  expect(performance.now() - started).toBeLessThan(ms);
   expect(process.memoryUsage().rss - rss).toBeLessThan(maxGrowth);
   return result;
 }
@@ -51,14 +50,14 @@ async function stillWorks(wire: ImapWire): Promise<void> {
 describe('nested parentheses', () => {
   it('SEARCH with 30,000 nested parentheses in one line: BAD, session alive', async () => {
     const wire = await selected();
-    const reply = await cheaply(() => wire.command('n1', `SEARCH ${'('.repeat(30_000)}ALL${')'.repeat(30_000)}`));
+    const reply = await flatMemory(() => wire.command('n1', `SEARCH ${'('.repeat(30_000)}ALL${')'.repeat(30_000)}`));
     expect(reply.lines).toEqual(['n1 BAD Too deeply nested']);
     await stillWorks(wire);
   });
 
   it('FETCH with 30,000 nested parentheses in its item list: BAD, session alive', async () => {
     const wire = await selected();
-    const reply = await cheaply(() => wire.command('n2', `FETCH 1 ${'('.repeat(30_000)}UID${')'.repeat(30_000)}`));
+    const reply = await flatMemory(() => wire.command('n2', `FETCH 1 ${'('.repeat(30_000)}UID${')'.repeat(30_000)}`));
     expect(reply.lines).toEqual(['n2 BAD Too deeply nested']);
     await stillWorks(wire);
   });
@@ -76,7 +75,7 @@ describe('nested parentheses', () => {
     const lines: string[] = [];
     for (let done = 0; done < DEPTH; done += per) lines.push(`${'('.repeat(per)} {1+}\r\nx `);
     for (let done = 0; done < DEPTH; done += per) lines.push(`${')'.repeat(per)}${done + per < DEPTH ? ' {1+}\r\nx ' : ''}`);
-    const reply = await cheaply(() => wire.command('n4', `SEARCH ${lines.join('')}`));
+    const reply = await flatMemory(() => wire.command('n4', `SEARCH ${lines.join('')}`));
     expect(reply.lines).toEqual(['n4 BAD Too deeply nested']);
     await stillWorks(wire);
   });
@@ -84,7 +83,7 @@ describe('nested parentheses', () => {
   it(`${DEPTH.toLocaleString('en')} nested parentheses in one line (200 KB): over the line limit, so BAD and BYE; other sessions unaffected`, async () => {
     const wire = await selected();
     const other = await selected();
-    await cheaply(async () => {
+    await flatMemory(async () => {
       wire.write(`n5 SEARCH ${'('.repeat(DEPTH)}ALL${')'.repeat(DEPTH)}\r\n`);
       expect(await wire.readLine()).toBe('n5 BAD Line too long');
       expect(await wire.readLine()).toBe('* BYE Line too long');
@@ -95,7 +94,7 @@ describe('nested parentheses', () => {
 
   it('a flood of sibling lists (values, not depth) in SEARCH is bounded too', async () => {
     const wire = await selected();
-    const reply = await cheaply(() => wire.command('n6', `SEARCH ${'(ALL) '.repeat(10_000)}`));
+    const reply = await flatMemory(() => wire.command('n6', `SEARCH ${'(ALL) '.repeat(10_000)}`));
     expect(reply.lines).toEqual(['n6 BAD Too many search keys']);
     await stillWorks(wire);
   });
@@ -104,14 +103,14 @@ describe('nested parentheses', () => {
 describe('SEARCH keys nested without parentheses', () => {
   it('NOT NOT NOT … (15,000 deep): BAD, session alive', async () => {
     const wire = await selected();
-    const reply = await cheaply(() => wire.command('k1', `SEARCH ${'NOT '.repeat(15_000)}ALL`));
+    const reply = await flatMemory(() => wire.command('k1', `SEARCH ${'NOT '.repeat(15_000)}ALL`));
     expect(reply.lines).toEqual(['k1 BAD Search keys nested too deeply']);
     await stillWorks(wire);
   });
 
   it('OR OR OR … (7,000 deep): BAD, session alive', async () => {
     const wire = await selected();
-    const reply = await cheaply(() => wire.command('k2', `SEARCH ${'OR '.repeat(7_000)}${'ALL '.repeat(7_001)}`));
+    const reply = await flatMemory(() => wire.command('k2', `SEARCH ${'OR '.repeat(7_000)}${'ALL '.repeat(7_001)}`));
     expect(reply.lines).toEqual(['k2 BAD Search keys nested too deeply']);
     await stillWorks(wire);
   });

@@ -47,6 +47,14 @@ function stallingMx(): Promise<{ server: net.Server; port: number; gotMessage: (
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as net.AddressInfo).port, gotMessage: () => got })));
 }
 
+/** POSTFACH_SHUTDOWN_TIMEOUT of the server under test, in seconds. */
+const SHUTDOWN_TIMEOUT = 2;
+/**
+ * How long past the shutdown timeout the test's supervisor waits before SIGKILL, as `docker stop -t` or systemd's
+ * TimeoutStopSec do: a server that outlives the timeout it was configured with (by far) is killed, and fails.
+ */
+const KILL_MARGIN_MS = 13_000;
+
 let dns: TestDnsServer;
 let dataDir: string;
 let stall: Awaited<ReturnType<typeof stallingMx>>;
@@ -62,7 +70,7 @@ beforeAll(async () => {
   await addAccount({ db, policy: { minLength: 10 }, defaultQuota: 0 }, actor, { address: 'info@firma.de', password: PASSWORD });
   await addForward(db, actor, 'weiter@firma.de', ['ziel@remote.test'], false);
   await close();
-  serve = await startServe(serveEnv(dataDir, dns.address, { POSTFACH_SHUTDOWN_TIMEOUT: '2', POSTFACH_QUEUE_REMOTE_PORT: String(stall.port) }));
+  serve = await startServe(serveEnv(dataDir, dns.address, { POSTFACH_SHUTDOWN_TIMEOUT: String(SHUTDOWN_TIMEOUT), POSTFACH_QUEUE_REMOTE_PORT: String(stall.port) }));
 });
 
 afterAll(async () => {
@@ -94,7 +102,7 @@ describe('SIGTERM', () => {
     imap.write('c IDLE\r\n');
     expect(await imap.readLine()).toMatch(/^\+ /);
 
-    const stopped = serve.stop('SIGTERM');
+    const stopped = serve.stop('SIGTERM', SHUTDOWN_TIMEOUT * 1000 + KILL_MARGIN_MS);
 
     // idle sessions end now
     expect((await idle.reply()).line).toBe('421 4.3.2 Service shutting down, try again later');
@@ -108,13 +116,12 @@ describe('SIGTERM', () => {
     expect((await inData.reply()).line).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-F]+$/);
     expect((await inData.reply()).line).toBe('421 4.3.2 Service shutting down, try again later');
     await inData.waitClosed();
-    // the transaction that never sends DATA gets 421 once shutdownTimeout (2 s) has passed
-    expect((await stalled.reply(5000)).line).toBe('421 4.3.2 Service shutting down, try again later');
+    // the transaction that never sends DATA gets 421 once shutdownTimeout has passed
+    expect((await stalled.reply(SHUTDOWN_TIMEOUT * 1000 + 3000)).line).toBe('421 4.3.2 Service shutting down, try again later');
     await stalled.waitClosed();
 
-    const { code, ms } = await stopped;
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(15_000);
+    // it exits by itself, with 0, before the supervisor's SIGKILL: the stuck delivery did not hold it up
+    expect(await stopped).toMatchObject({ code: 0, signal: null });
 
     const { db, close } = await openDatabase(dataDir);
     try {
