@@ -21,7 +21,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/transaction.js';
 import type { SearchKey, SetResolver } from '../imap/search-keys.js';
-import type { UidRanges } from './mailbox-messages.js';
+import { uidRangeTest, type UidRanges } from './mailbox-messages.js';
 import { parseMessage, type HeaderField, type MimePart } from './mime.js';
 import { decodeHeaderText, extractSearchFields, type SearchFields } from './search-text.js';
 
@@ -282,7 +282,8 @@ function setPlan(c: Compiler, ranges: UidRanges): Plan {
     return exact(anyOf(merged.map(between)));
   }
   const span: [number, number] = [merged[0]![0], merged[merged.length - 1]![1]];
-  return { type: 'check', upper: between(span), test: (row) => inRanges(merged, row.uid), cost: 1 };
+  const inSet = uidRangeTest(merged);
+  return { type: 'check', upper: between(span), test: (row) => inSet(row.uid), cost: 1 };
 }
 
 /** Sorted, non-overlapping, non-adjacent ranges (the session may hand over "$" as one range per UID). */
@@ -301,19 +302,6 @@ function mergeRanges(ranges: UidRanges): Array<[number, number]> {
     else out.push([lo, hi]);
   }
   return out;
-}
-
-function inRanges(ranges: Array<[number, number]>, uid: number): boolean {
-  let lo = 0;
-  let hi = ranges.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const [a, b] = ranges[mid]!;
-    if (uid < a) hi = mid - 1;
-    else if (uid > b) lo = mid + 1;
-    else return true;
-  }
-  return false;
 }
 
 // ---- deciding rows in JS ----
