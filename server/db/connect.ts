@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 import { DATABASE_FILE } from './snapshot.js';
 import * as initial from './migrations/20261122T0001_initial.js';
@@ -38,6 +38,33 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+/** Compiled statements kept per SQL text; queries with literal values (UID sets) come and go at the old end. */
+const STATEMENT_CACHE = 500;
+
+/**
+ * The connection as kysely sees it: kysely asks for a prepared statement on every query, and compiling SQL is a
+ * good part of a small query's cost, so the same text gets its compiled statement back (SQLite recompiles it by
+ * itself after a schema change). A statement still iterating (a streamed query) is busy: that call gets a new one.
+ */
+export function reusingStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text) {
+      const cached = statements.get(text);
+      if (cached && !cached.busy) {
+        statements.delete(text); // most recently used last
+        statements.set(text, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(text);
+      statements.set(text, statement);
+      if (statements.size > STATEMENT_CACHE) statements.delete(statements.keys().next().value!);
+      return statement;
+    }
+  };
+}
+
 export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
   fs.mkdirSync(dataDir, { recursive: true });
   const sqlite = new SQLite(path.join(dataDir, DATABASE_FILE));
@@ -46,7 +73,7 @@ export async function openDatabase(dataDir: string): Promise<DatabaseHandle> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) });
   const migrator = new Migrator({ db, provider });
   // Two processes opening a fresh data folder at once (serve and an admin command) race to migrate; the loser's
   // transaction rolls back, and a retry finds the schema in place.
