@@ -47,7 +47,19 @@ export interface CommandSpec {
  * of up to 1024 octets and an AUTH PLAIN response its base64 (~1.8 KB with a long address); longer is never needed.
  */
 export const MAX_LINE = 4096;
-/** Malformed, unknown or misplaced commands in a row before the connection is dropped. */
+/** RFC 2449 §4: a command line is at most 255 octets, its CRLF included. */
+export const MAX_COMMAND = 255;
+/**
+ * Commands that carry credentials may use up to MAX_LINE: a password of the policy's 256 characters does not fit into
+ * 255 octets after "PASS ", an address of 254 octets not after "USER ", and clients that send an AUTH initial response
+ * longer than RFC 5034 §4 allows are better served than refused (SASL responses on lines of their own have no limit there).
+ */
+const CREDENTIAL_COMMANDS = new Set(['USER', 'PASS', 'AUTH']);
+/**
+ * Malformed, unknown or misplaced commands in a row before login after which the connection is dropped: what talks
+ * garbage to the POP3 port before logging in is not a mail client (a cross-protocol request, a scanner). After login the
+ * peer has proven who it is, every line still gets its one reply, and the autologout bounds the session.
+ */
 const MAX_BAD_COMMANDS = 10;
 /** Lines read ahead of the command running before the socket is paused (pipelining backpressure). */
 const MAX_QUEUED = 64;
@@ -59,6 +71,14 @@ const MAX_QUEUED = 64;
 export const STALE_LOCK_MS = 60_000;
 
 type InputEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
+
+/** The answer to a line past MAX_LINE (or a command line past MAX_COMMAND): an -ERR, and the session goes on. */
+const lineTooLong = (limit: number) => malformed(`Line too long (at most ${limit} octets)`);
+
+/** A non-negative decimal argument without its leading zeros ("007" -> "7", "0" -> "0"); null when it is not one. */
+export function decimal(arg: string | undefined): string | null {
+  return arg !== undefined && /^\d+$/.test(arg) ? arg.replace(/^0+(?=\d)/, '') : null;
+}
 
 export class Pop3Session {
   readonly id = crypto.randomBytes(6).toString('hex');
@@ -80,7 +100,7 @@ export class Pop3Session {
   private pendingBytes = 0;
   private discarding = false;
   private readonly queue: InputEvent[] = [];
-  private lineWaiter: ((line: string | null) => void) | null = null;
+  private lineWaiter: ((event: InputEvent | null) => void) | null = null;
   private processing = false;
   private badCommands = 0;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -205,18 +225,24 @@ export class Pop3Session {
     if (this.lineWaiter) {
       const waiter = this.lineWaiter;
       this.lineWaiter = null;
-      waiter(event.kind === 'line' ? event.line : '');
+      waiter(event);
     } else this.queue.push(event);
   }
 
-  /** The next line from the client (a SASL response); null when the connection closed. */
-  readLine(): Promise<string | null> {
-    const event = this.queue.shift();
-    if (event) return Promise.resolve(event.kind === 'line' ? event.line : '');
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.lineWaiter = resolve;
-    });
+  /**
+   * The next line from the client (a SASL response); null when the connection closed. A line past MAX_LINE fails the
+   * command it belongs to with "Line too long": it is no response at all, so it must not be checked as credentials.
+   */
+  async readLine(): Promise<string | null> {
+    const event =
+      this.queue.shift() ??
+      (this.closed
+        ? null
+        : await new Promise<InputEvent | null>((resolve) => {
+            this.lineWaiter = resolve;
+          }));
+    if (event?.kind === 'too-long') throw lineTooLong(MAX_LINE);
+    return event ? event.line : null;
   }
 
   private async process(): Promise<void> {
@@ -229,10 +255,8 @@ export class Pop3Session {
         // replies the client does not read are not produced ahead without bound
         await this.drain();
         if (this.closed) break;
-        if (event.kind === 'too-long') {
-          this.write(`-ERR Line too long (at most ${MAX_LINE} octets)\r\n`);
-          this.countBad();
-        } else await this.run(event.line);
+        if (event.kind === 'too-long') this.refuse(lineTooLong(MAX_LINE), '');
+        else await this.run(event.line);
         // the client's silence is counted from the end of the last response (a long RETR is not silence)
         if (!this.closed) this.resetIdleTimer();
       }
@@ -242,7 +266,7 @@ export class Pop3Session {
   }
 
   private countBad(): void {
-    if (++this.badCommands < MAX_BAD_COMMANDS) return;
+    if (this.state !== 'authorization' || ++this.badCommands < MAX_BAD_COMMANDS) return;
     this.log.info({ bad: this.badCommands }, 'closing: too many bad commands');
     this.write('-ERR Too many bad commands, closing\r\n');
     this.end();
@@ -254,6 +278,7 @@ export class Pop3Session {
     const rest = space < 0 ? '' : line.slice(space + 1);
     const command: Pop3Command = { name, args: rest === '' ? [] : rest.split(' '), rest };
     try {
+      if (Buffer.byteLength(line) + 2 > MAX_COMMAND && !CREDENTIAL_COMMANDS.has(name)) throw lineTooLong(MAX_COMMAND);
       const spec = this.commands.get(name);
       if (!spec) throw malformed(name ? 'Unknown command' : 'Empty command');
       if (!spec.states.includes(this.state)) throw malformed(`${name} is not valid in this state`);
@@ -262,25 +287,33 @@ export class Pop3Session {
       this.badCommands = 0;
     } catch (err) {
       if (this.closed) return;
-      if (err instanceof Pop3Error) {
-        this.write(err.line);
-        this.log.info({ command: name.slice(0, 8).replace(/[^A-Z]/g, '?'), code: err.code }, err.message);
-        if (err.bad) this.countBad();
-      } else {
+      if (err instanceof Pop3Error) this.refuse(err, name);
+      else {
         this.log.error({ err, command: name }, 'command failed');
         this.write('-ERR [SYS/TEMP] Internal error, try again\r\n');
       }
     }
   }
 
+  private refuse(err: Pop3Error, name: string): void {
+    this.write(err.line);
+    this.log.info({ command: name.slice(0, 8).replace(/[^A-Z]/g, '?'), code: err.code }, err.message);
+    if (err.bad) this.countBad();
+  }
+
   // ---- messages -----------------------------------------------------------------------------------------
 
-  /** The message numbered by the argument (RFC 1939 §5: 1-based, deleted ones excluded). */
+  /**
+   * The message numbered by the argument (RFC 1939 §5: 1-based, deleted ones excluded). Any string of digits is a
+   * number (RFC 1939 §3 grammar: 1*DIGIT), leading zeros and numbers past any maildrop included: those are "no such
+   * message", not a malformed command.
+   */
   message(arg: string | undefined): { number: number; message: MaildropMessage } {
-    if (arg === undefined || !/^\d{1,10}$/.test(arg)) throw malformed('Expected a message number');
-    const number = Number(arg);
-    const message = this.maildrop!.messages[number - 1];
-    if (!message) throw refuse(`No message ${number}`);
+    const digits = decimal(arg);
+    if (digits === null) throw malformed('Expected a message number');
+    const number = Number(digits);
+    const message = number <= Number.MAX_SAFE_INTEGER ? this.maildrop!.messages[number - 1] : undefined;
+    if (!message) throw refuse(`No message ${digits}`);
     if (this.deleted.has(number)) throw refuse(`Message ${number} is deleted`);
     return { number, message };
   }
