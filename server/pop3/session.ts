@@ -106,6 +106,8 @@ export class Pop3Session {
   private idleTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private closed = false;
+  /** the client half-closed its side: what it sent is still answered, then the connection ends */
+  private inputEnded = false;
   private lastInput = Date.now();
 
   constructor(
@@ -174,11 +176,28 @@ export class Pop3Session {
   private detach: () => void = () => undefined;
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
-    this.detach = attachSession(socket, {
+    const detach = attachSession(socket, {
       data: (chunk) => this.input(chunk),
       error: (err) => this.log.debug({ err }, 'socket error'),
       close: () => this.onClose()
     });
+    // A client may send its commands and then shut down its sending side (a script through `ncat`, a test suite):
+    // TCP's FIN says "nothing more from me", not "stop answering". Its commands are answered in order, QUIT included,
+    // before the connection ends; a connection that is gone (reset, error) still ends the session at once.
+    socket.allowHalfOpen = true;
+    const ended = () => this.onInputEnd();
+    socket.on('end', ended);
+    this.detach = () => {
+      detach();
+      socket.off('end', ended);
+    };
+  }
+
+  private onInputEnd(): void {
+    this.inputEnded = true;
+    this.lineWaiter?.(null);
+    this.lineWaiter = null;
+    void this.process();
   }
 
   /** Splits input into lines; a line past MAX_LINE is dropped as it arrives (never buffered) and answered once. */
@@ -236,7 +255,7 @@ export class Pop3Session {
   async readLine(): Promise<string | null> {
     const event =
       this.queue.shift() ??
-      (this.closed
+      (this.closed || this.inputEnded
         ? null
         : await new Promise<InputEvent | null>((resolve) => {
             this.lineWaiter = resolve;
@@ -263,6 +282,7 @@ export class Pop3Session {
     } finally {
       this.processing = false;
     }
+    if (this.inputEnded && !this.queue.length) this.end();
   }
 
   private countBad(): void {

@@ -31,9 +31,9 @@ const COMMAND_TOO_LONG = `-ERR Line too long (at most ${MAX_COMMAND} octets)`;
 beforeAll(async () => {
   server = await startServer({ overrides: { 'pop3.port': 0, 'pop3.idleTimeout': 1, 'pop3.maxConnectionsPerIp': 5 } });
   // one account per test: a maildrop lock is released only when the server has seen the previous connection close
-  await provision(server, 'firma.de', ['info', 'befehle', 'pipeline', 'sasl', 'sasl2', 'lager', 'leerlauf', 'argumente', 'schwall']);
+  await provision(server, 'firma.de', ['info', 'befehle', 'pipeline', 'sasl', 'sasl2', 'lager', 'leerlauf', 'argumente', 'schwall', 'halb']);
   await addAccount(server.app.services.accounts, actor, { address: 'lang@firma.de', password: LONG_PASSWORD });
-  for (const address of [USER, 'befehle@firma.de', 'pipeline@firma.de', 'sasl@firma.de', 'argumente@firma.de', 'schwall@firma.de']) {
+  for (const address of [USER, 'befehle@firma.de', 'pipeline@firma.de', 'sasl@firma.de', 'argumente@firma.de', 'schwall@firma.de', 'halb@firma.de']) {
     await storeMail(server, address, textMail('Eins'));
     await storeMail(server, address, textMail('Zwei'));
   }
@@ -159,6 +159,31 @@ describe('commands', () => {
     expect((await wire.readMulti()).lines).toContain('PIPELINING');
     expect(await wire.readLine()).toBe('+OK Postfach POP3 signing off (2 messages left)');
     await wire.closedByServer();
+  });
+});
+
+describe('half-closed connections', () => {
+  /** Sends `text`, shuts down the sending side (TCP FIN) and returns every line the server wrote until it closed. */
+  async function sendAndHalfClose(text: string): Promise<string[]> {
+    const socket = net.connect(server.ports.pop3!, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.end(text);
+    await new Promise((resolve) => socket.once('close', resolve));
+    return received.split('\r\n').slice(0, -1);
+  }
+
+  it('answers every command sent before the client shut down its side, QUIT included; without QUIT nothing is deleted', async () => {
+    const size = Buffer.byteLength(textMail('Zwei'));
+    const withoutQuit = await sendAndHalfClose(`USER halb@firma.de\r\nPASS ${PASSWORD}\r\nDELE 1\r\nLIST 2\r\n`);
+    expect(withoutQuit).toEqual(['+OK Postfach POP3 ready', '+OK Send PASS', expect.stringMatching(/^\+OK Logged in, 2 messages/), '+OK Message 1 deleted', `+OK 2 ${size}`]);
+    const inbox = async () => (await listMessages(server.app.services.db, await accountId(server, 'halb@firma.de'), 'INBOX')).map((m) => m.subject);
+    expect(await inbox()).toEqual(['Eins', 'Zwei']);
+    const withQuit = await sendAndHalfClose(`USER halb@firma.de\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`);
+    expect(withQuit.slice(3)).toEqual(['+OK Message 1 deleted', '+OK Postfach POP3 signing off (1 messages left)']);
+    expect(await inbox()).toEqual(['Zwei']);
   });
 });
 
