@@ -108,6 +108,8 @@ export class Pop3Session {
   private closed = false;
   /** the client half-closed its side: what it sent is still answered, then the connection ends */
   private inputEnded = false;
+  /** between STLS's +OK and the end of the handshake */
+  private handshaking = false;
   private lastInput = Date.now();
 
   constructor(
@@ -184,16 +186,23 @@ export class Pop3Session {
     // A client may send its commands and then shut down its sending side (a script through `ncat`, a test suite):
     // TCP's FIN says "nothing more from me", not "stop answering". Its commands are answered in order, QUIT included,
     // before the connection ends; a connection that is gone (reset, error) still ends the session at once.
+    const halfOpen = socket.allowHalfOpen;
     socket.allowHalfOpen = true;
     const ended = () => this.onInputEnd();
     socket.on('end', ended);
     this.detach = () => {
       detach();
       socket.off('end', ended);
+      socket.allowHalfOpen = halfOpen;
     };
   }
 
   private onInputEnd(): void {
+    // a handshake the client stopped sending for cannot finish: nothing is left to answer
+    if (this.handshaking) {
+      this.socket.destroy();
+      return;
+    }
     this.inputEnded = true;
     this.lineWaiter?.(null);
     this.lineWaiter = null;
@@ -412,7 +421,12 @@ export class Pop3Session {
     this.resetLine();
     this.discarding = false;
     this.attach(socket);
-    await ready;
+    this.handshaking = true;
+    try {
+      await ready;
+    } finally {
+      this.handshaking = false;
+    }
   }
 
   // ---- ending -------------------------------------------------------------------------------------------
