@@ -1,6 +1,6 @@
 // One POP3 connection (RFC 1939): AUTHORIZATION -> TRANSACTION -> UPDATE, line reading with a length limit,
-// pipelined commands answered in order (RFC 2449 §6.6), STLS (RFC 2595), the maildrop lock, autologout, and the end
-// of the session when an administrator closes the account.
+// pipelined commands answered in order (RFC 2449 §6.6), a client's half-close, STLS (RFC 2595), the maildrop lock,
+// autologout, and the end of the session when an administrator closes the account.
 import crypto from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -12,6 +12,7 @@ import { attachSession, clientAddress, upgradeToTls } from '../net/listener.js';
 import type { Services } from '../services.js';
 import type { Maildrop, MaildropMessage } from '../store/maildrop.js';
 import { malformed, Pop3Error, refuse } from './errors.js';
+import { checkCommandLength, LineSplitter, lineTooLong, MAX_LINE, type InputEvent } from './lines.js';
 
 export type Pop3State = 'authorization' | 'transaction' | 'update';
 
@@ -43,19 +44,6 @@ export interface CommandSpec {
 }
 
 /**
- * Longest line read, line ending included. RFC 2449 §4 keeps commands within 255 octets, but a PASS line carries a password
- * of up to 1024 octets and an AUTH PLAIN response its base64 (~1.8 KB with a long address); longer is never needed.
- */
-export const MAX_LINE = 4096;
-/** RFC 2449 §4: a command line is at most 255 octets, its CRLF included. */
-export const MAX_COMMAND = 255;
-/**
- * Commands that carry credentials may use up to MAX_LINE: a password of the policy's 256 characters does not fit into
- * 255 octets after "PASS ", an address of 254 octets not after "USER ", and clients that send an AUTH initial response
- * longer than RFC 5034 §4 allows are better served than refused (SASL responses on lines of their own have no limit there).
- */
-const CREDENTIAL_COMMANDS = new Set(['USER', 'PASS', 'AUTH']);
-/**
  * Malformed, unknown or misplaced commands in a row before login after which the connection is dropped: what talks
  * garbage to the POP3 port before logging in is not a mail client (a cross-protocol request, a scanner). After login the
  * peer has proven who it is, every line still gets its one reply, and the autologout bounds the session.
@@ -70,10 +58,8 @@ const MAX_QUEUED = 64;
  */
 export const STALE_LOCK_MS = 60_000;
 
-type InputEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
-
-/** The answer to a line past MAX_LINE (or a command line past MAX_COMMAND): an -ERR, and the session goes on. */
-const lineTooLong = (limit: number) => malformed(`Line too long (at most ${limit} octets)`);
+/** A command keyword as logs show it: what a client sends as the keyword may be a password typed in the wrong place. */
+const loggable = (name: string) => name.slice(0, 8).replace(/[^A-Z]/g, '?');
 
 /** A non-negative decimal argument without its leading zeros ("007" -> "7", "0" -> "0"); null when it is not one. */
 export function decimal(arg: string | undefined): string | null {
@@ -96,9 +82,7 @@ export class Pop3Session {
   secure: boolean;
 
   private socket: net.Socket | tls.TLSSocket;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private discarding = false;
+  private readonly lines = new LineSplitter();
   private readonly queue: InputEvent[] = [];
   private lineWaiter: ((event: InputEvent | null) => void) | null = null;
   private processing = false;
@@ -209,44 +193,13 @@ export class Pop3Session {
     void this.process();
   }
 
-  /** Splits input into lines; a line past MAX_LINE is dropped as it arrives (never buffered) and answered once. */
   private input(chunk: Buffer): void {
     if (this.closed) return;
     this.resetIdleTimer();
     this.lastInput = Date.now();
-    let start = 0;
-    for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
-      const piece = chunk.subarray(start, lf);
-      start = lf + 1;
-      if (this.discarding || this.pendingBytes + piece.length + 1 > MAX_LINE) {
-        this.discarding = false;
-        this.resetLine();
-        this.deliver({ kind: 'too-long' });
-        continue;
-      }
-      const bytes = this.pending.length ? Buffer.concat([...this.pending, piece]) : piece;
-      this.resetLine();
-      // RFC 1939 §3: lines end with CRLF; a bare LF is taken as well, as most servers do
-      const end = bytes.length && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-      this.deliver({ kind: 'line', line: bytes.toString('utf8', 0, end) });
-    }
-    const tail = chunk.subarray(start);
-    if (tail.length && !this.discarding) {
-      if (this.pendingBytes + tail.length + 1 > MAX_LINE) {
-        this.discarding = true;
-        this.resetLine();
-      } else {
-        this.pending.push(tail);
-        this.pendingBytes += tail.length;
-      }
-    }
+    for (const event of this.lines.push(chunk)) this.deliver(event);
     if (this.queue.length > MAX_QUEUED) this.socket.pause();
     void this.process();
-  }
-
-  private resetLine(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
   }
 
   private deliver(event: InputEvent): void {
@@ -307,7 +260,7 @@ export class Pop3Session {
     const rest = space < 0 ? '' : line.slice(space + 1);
     const command: Pop3Command = { name, args: rest === '' ? [] : rest.split(' '), rest };
     try {
-      if (Buffer.byteLength(line) + 2 > MAX_COMMAND && !CREDENTIAL_COMMANDS.has(name)) throw lineTooLong(MAX_COMMAND);
+      checkCommandLength(line, name);
       const spec = this.commands.get(name);
       if (!spec) throw malformed(name ? 'Unknown command' : 'Empty command');
       if (!spec.states.includes(this.state)) throw malformed(`${name} is not valid in this state`);
@@ -318,7 +271,7 @@ export class Pop3Session {
       if (this.closed) return;
       if (err instanceof Pop3Error) this.refuse(err, name);
       else {
-        this.log.error({ err, command: name }, 'command failed');
+        this.log.error({ err, command: loggable(name) }, 'command failed');
         this.write('-ERR [SYS/TEMP] Internal error, try again\r\n');
       }
     }
@@ -326,7 +279,7 @@ export class Pop3Session {
 
   private refuse(err: Pop3Error, name: string): void {
     this.write(err.line);
-    this.log.info({ command: name.slice(0, 8).replace(/[^A-Z]/g, '?'), code: err.code }, err.message);
+    this.log.info({ command: loggable(name), code: err.code }, err.message);
     if (err.bad) this.countBad();
   }
 
@@ -418,8 +371,7 @@ export class Pop3Session {
     this.socket = socket;
     this.secure = true;
     this.queue.length = 0;
-    this.resetLine();
-    this.discarding = false;
+    this.lines.reset();
     this.attach(socket);
     this.handshaking = true;
     try {

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsByKey } from '../../server/config/schema.js';
 import { addAccount } from '../../server/directory/accounts.js';
-import { MAX_COMMAND, MAX_LINE } from '../../server/pop3/session.js';
+import { MAX_COMMAND, MAX_LINE } from '../../server/pop3/lines.js';
 import { listMessages } from '../../server/store/messages.js';
 import { accountId, storeMail, textMail } from '../helpers/mail-store.js';
 import { Pop3Wire } from '../helpers/pop3-wire.js';
