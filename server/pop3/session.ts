@@ -1,6 +1,6 @@
 // One POP3 connection (RFC 1939): AUTHORIZATION -> TRANSACTION -> UPDATE, line reading with a length limit,
-// pipelined commands answered in order (RFC 2449 §6.6), STLS (RFC 2595), the maildrop lock, autologout, and the end
-// of the session when an administrator closes the account.
+// pipelined commands answered in order (RFC 2449 §6.6), a client's half-close, STLS (RFC 2595), the maildrop lock,
+// autologout, and the end of the session when an administrator closes the account.
 import crypto from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -12,6 +12,7 @@ import { attachSession, clientAddress, upgradeToTls } from '../net/listener.js';
 import type { Services } from '../services.js';
 import type { Maildrop, MaildropMessage } from '../store/maildrop.js';
 import { malformed, Pop3Error, refuse } from './errors.js';
+import { checkCommandLength, LineSplitter, lineTooLong, MAX_LINE, type InputEvent } from './lines.js';
 
 export type Pop3State = 'authorization' | 'transaction' | 'update';
 
@@ -43,11 +44,10 @@ export interface CommandSpec {
 }
 
 /**
- * Longest line read, line ending included. RFC 2449 §4 keeps commands within 255 octets, but a PASS line carries a password
- * of up to 1024 octets and an AUTH PLAIN response its base64 (~1.8 KB with a long address); longer is never needed.
+ * Malformed, unknown or misplaced commands in a row before login after which the connection is dropped: what talks
+ * garbage to the POP3 port before logging in is not a mail client (a cross-protocol request, a scanner). After login the
+ * peer has proven who it is, every line still gets its one reply, and the autologout bounds the session.
  */
-export const MAX_LINE = 4096;
-/** Malformed, unknown or misplaced commands in a row before the connection is dropped. */
 const MAX_BAD_COMMANDS = 10;
 /** Lines read ahead of the command running before the socket is paused (pipelining backpressure). */
 const MAX_QUEUED = 64;
@@ -58,7 +58,13 @@ const MAX_QUEUED = 64;
  */
 export const STALE_LOCK_MS = 60_000;
 
-type InputEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
+/** A command keyword as logs show it: what a client sends as the keyword may be a password typed in the wrong place. */
+const loggable = (name: string) => name.slice(0, 8).replace(/[^A-Z]/g, '?');
+
+/** A non-negative decimal argument without its leading zeros ("007" -> "7", "0" -> "0"); null when it is not one. */
+export function decimal(arg: string | undefined): string | null {
+  return arg !== undefined && /^\d+$/.test(arg) ? arg.replace(/^0+(?=\d)/, '') : null;
+}
 
 export class Pop3Session {
   readonly id = crypto.randomBytes(6).toString('hex');
@@ -76,16 +82,18 @@ export class Pop3Session {
   secure: boolean;
 
   private socket: net.Socket | tls.TLSSocket;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private discarding = false;
+  private readonly lines = new LineSplitter();
   private readonly queue: InputEvent[] = [];
-  private lineWaiter: ((line: string | null) => void) | null = null;
+  private lineWaiter: ((event: InputEvent | null) => void) | null = null;
   private processing = false;
   private badCommands = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private closed = false;
+  /** the client half-closed its side: what it sent is still answered, then the connection ends */
+  private inputEnded = false;
+  /** between STLS's +OK and the end of the handshake */
+  private handshaking = false;
   private lastInput = Date.now();
 
   constructor(
@@ -154,69 +162,68 @@ export class Pop3Session {
   private detach: () => void = () => undefined;
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
-    this.detach = attachSession(socket, {
+    const detach = attachSession(socket, {
       data: (chunk) => this.input(chunk),
       error: (err) => this.log.debug({ err }, 'socket error'),
       close: () => this.onClose()
     });
+    // A client may send its commands and then shut down its sending side (a script through `ncat`, a test suite):
+    // TCP's FIN says "nothing more from me", not "stop answering". Its commands are answered in order, QUIT included,
+    // before the connection ends; a connection that is gone (reset, error) still ends the session at once.
+    const halfOpen = socket.allowHalfOpen;
+    socket.allowHalfOpen = true;
+    const ended = () => this.onInputEnd();
+    socket.on('end', ended);
+    this.detach = () => {
+      detach();
+      socket.off('end', ended);
+      socket.allowHalfOpen = halfOpen;
+    };
   }
 
-  /** Splits input into lines; a line past MAX_LINE is dropped as it arrives (never buffered) and answered once. */
+  private onInputEnd(): void {
+    // a handshake the client stopped sending for cannot finish: nothing is left to answer
+    if (this.handshaking) {
+      this.socket.destroy();
+      return;
+    }
+    this.inputEnded = true;
+    this.lineWaiter?.(null);
+    this.lineWaiter = null;
+    void this.process();
+  }
+
   private input(chunk: Buffer): void {
     if (this.closed) return;
     this.resetIdleTimer();
     this.lastInput = Date.now();
-    let start = 0;
-    for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
-      const piece = chunk.subarray(start, lf);
-      start = lf + 1;
-      if (this.discarding || this.pendingBytes + piece.length + 1 > MAX_LINE) {
-        this.discarding = false;
-        this.resetLine();
-        this.deliver({ kind: 'too-long' });
-        continue;
-      }
-      const bytes = this.pending.length ? Buffer.concat([...this.pending, piece]) : piece;
-      this.resetLine();
-      // RFC 1939 §3: lines end with CRLF; a bare LF is taken as well, as most servers do
-      const end = bytes.length && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-      this.deliver({ kind: 'line', line: bytes.toString('utf8', 0, end) });
-    }
-    const tail = chunk.subarray(start);
-    if (tail.length && !this.discarding) {
-      if (this.pendingBytes + tail.length + 1 > MAX_LINE) {
-        this.discarding = true;
-        this.resetLine();
-      } else {
-        this.pending.push(tail);
-        this.pendingBytes += tail.length;
-      }
-    }
+    for (const event of this.lines.push(chunk)) this.deliver(event);
     if (this.queue.length > MAX_QUEUED) this.socket.pause();
     void this.process();
-  }
-
-  private resetLine(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
   }
 
   private deliver(event: InputEvent): void {
     if (this.lineWaiter) {
       const waiter = this.lineWaiter;
       this.lineWaiter = null;
-      waiter(event.kind === 'line' ? event.line : '');
+      waiter(event);
     } else this.queue.push(event);
   }
 
-  /** The next line from the client (a SASL response); null when the connection closed. */
-  readLine(): Promise<string | null> {
-    const event = this.queue.shift();
-    if (event) return Promise.resolve(event.kind === 'line' ? event.line : '');
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.lineWaiter = resolve;
-    });
+  /**
+   * The next line from the client (a SASL response); null when the connection closed. A line past MAX_LINE fails the
+   * command it belongs to with "Line too long": it is no response at all, so it must not be checked as credentials.
+   */
+  async readLine(): Promise<string | null> {
+    const event =
+      this.queue.shift() ??
+      (this.closed || this.inputEnded
+        ? null
+        : await new Promise<InputEvent | null>((resolve) => {
+            this.lineWaiter = resolve;
+          }));
+    if (event?.kind === 'too-long') throw lineTooLong(MAX_LINE);
+    return event ? event.line : null;
   }
 
   private async process(): Promise<void> {
@@ -229,20 +236,19 @@ export class Pop3Session {
         // replies the client does not read are not produced ahead without bound
         await this.drain();
         if (this.closed) break;
-        if (event.kind === 'too-long') {
-          this.write(`-ERR Line too long (at most ${MAX_LINE} octets)\r\n`);
-          this.countBad();
-        } else await this.run(event.line);
+        if (event.kind === 'too-long') this.refuse(lineTooLong(MAX_LINE), '');
+        else await this.run(event.line);
         // the client's silence is counted from the end of the last response (a long RETR is not silence)
         if (!this.closed) this.resetIdleTimer();
       }
     } finally {
       this.processing = false;
     }
+    if (this.inputEnded && !this.queue.length) this.end();
   }
 
   private countBad(): void {
-    if (++this.badCommands < MAX_BAD_COMMANDS) return;
+    if (this.state !== 'authorization' || ++this.badCommands < MAX_BAD_COMMANDS) return;
     this.log.info({ bad: this.badCommands }, 'closing: too many bad commands');
     this.write('-ERR Too many bad commands, closing\r\n');
     this.end();
@@ -254,6 +260,7 @@ export class Pop3Session {
     const rest = space < 0 ? '' : line.slice(space + 1);
     const command: Pop3Command = { name, args: rest === '' ? [] : rest.split(' '), rest };
     try {
+      checkCommandLength(line, name);
       const spec = this.commands.get(name);
       if (!spec) throw malformed(name ? 'Unknown command' : 'Empty command');
       if (!spec.states.includes(this.state)) throw malformed(`${name} is not valid in this state`);
@@ -262,25 +269,33 @@ export class Pop3Session {
       this.badCommands = 0;
     } catch (err) {
       if (this.closed) return;
-      if (err instanceof Pop3Error) {
-        this.write(err.line);
-        this.log.info({ command: name.slice(0, 8).replace(/[^A-Z]/g, '?'), code: err.code }, err.message);
-        if (err.bad) this.countBad();
-      } else {
-        this.log.error({ err, command: name }, 'command failed');
+      if (err instanceof Pop3Error) this.refuse(err, name);
+      else {
+        this.log.error({ err, command: loggable(name) }, 'command failed');
         this.write('-ERR [SYS/TEMP] Internal error, try again\r\n');
       }
     }
   }
 
+  private refuse(err: Pop3Error, name: string): void {
+    this.write(err.line);
+    this.log.info({ command: loggable(name), code: err.code }, err.message);
+    if (err.bad) this.countBad();
+  }
+
   // ---- messages -----------------------------------------------------------------------------------------
 
-  /** The message numbered by the argument (RFC 1939 §5: 1-based, deleted ones excluded). */
+  /**
+   * The message numbered by the argument (RFC 1939 §5: 1-based, deleted ones excluded). Any string of digits is a
+   * number (RFC 1939 §3 grammar: 1*DIGIT), leading zeros and numbers past any maildrop included: those are "no such
+   * message", not a malformed command.
+   */
   message(arg: string | undefined): { number: number; message: MaildropMessage } {
-    if (arg === undefined || !/^\d{1,10}$/.test(arg)) throw malformed('Expected a message number');
-    const number = Number(arg);
-    const message = this.maildrop!.messages[number - 1];
-    if (!message) throw refuse(`No message ${number}`);
+    const digits = decimal(arg);
+    if (digits === null) throw malformed('Expected a message number');
+    const number = Number(digits);
+    const message = number <= Number.MAX_SAFE_INTEGER ? this.maildrop!.messages[number - 1] : undefined;
+    if (!message) throw refuse(`No message ${digits}`);
     if (this.deleted.has(number)) throw refuse(`Message ${number} is deleted`);
     return { number, message };
   }
@@ -356,10 +371,14 @@ export class Pop3Session {
     this.socket = socket;
     this.secure = true;
     this.queue.length = 0;
-    this.resetLine();
-    this.discarding = false;
+    this.lines.reset();
     this.attach(socket);
-    await ready;
+    this.handshaking = true;
+    try {
+      await ready;
+    } finally {
+      this.handshaking = false;
+    }
   }
 
   // ---- ending -------------------------------------------------------------------------------------------

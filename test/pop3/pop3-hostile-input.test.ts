@@ -4,11 +4,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_LINE } from '../../server/pop3/session.js';
+import { settingsByKey } from '../../server/config/schema.js';
+import { addAccount } from '../../server/directory/accounts.js';
+import { MAX_COMMAND, MAX_LINE } from '../../server/pop3/lines.js';
 import { listMessages } from '../../server/store/messages.js';
 import { accountId, storeMail, textMail } from '../helpers/mail-store.js';
 import { Pop3Wire } from '../helpers/pop3-wire.js';
-import { PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
+import { actor, PASSWORD, provision, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 const open: Pop3Wire[] = [];
@@ -21,12 +23,17 @@ async function connect(): Promise<Pop3Wire> {
 }
 
 const plain = (user: string, password: string, authzid = '') => Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64');
+/** The longest password the policy allows (256 characters, 281 octets in UTF-8): no PASS line with it fits 255 octets. */
+const LONG_PASSWORD = 'Straße-42-'.repeat(25) + 'Straße';
+const TOO_LONG = `-ERR Line too long (at most ${MAX_LINE} octets)`;
+const COMMAND_TOO_LONG = `-ERR Line too long (at most ${MAX_COMMAND} octets)`;
 
 beforeAll(async () => {
   server = await startServer({ overrides: { 'pop3.port': 0, 'pop3.idleTimeout': 1, 'pop3.maxConnectionsPerIp': 5 } });
   // one account per test: a maildrop lock is released only when the server has seen the previous connection close
-  await provision(server, 'firma.de', ['info', 'befehle', 'pipeline', 'sasl', 'sasl2', 'lager', 'leerlauf']);
-  for (const address of [USER, 'befehle@firma.de', 'pipeline@firma.de', 'sasl@firma.de']) {
+  await provision(server, 'firma.de', ['info', 'befehle', 'pipeline', 'sasl', 'sasl2', 'lager', 'leerlauf', 'argumente', 'schwall', 'halb']);
+  await addAccount(server.app.services.accounts, actor, { address: 'lang@firma.de', password: LONG_PASSWORD });
+  for (const address of [USER, 'befehle@firma.de', 'pipeline@firma.de', 'sasl@firma.de', 'argumente@firma.de', 'schwall@firma.de', 'halb@firma.de']) {
     await storeMail(server, address, textMail('Eins'));
     await storeMail(server, address, textMail('Zwei'));
   }
@@ -40,15 +47,40 @@ afterAll(async () => {
 describe('line length', () => {
   it(`answers a line longer than ${MAX_LINE} octets with -ERR and keeps serving; a megabyte without LF gets the same answer`, async () => {
     const wire = await connect();
-    expect(await wire.send(`USER ${'x'.repeat(MAX_LINE)}`)).toBe(`-ERR Line too long (at most ${MAX_LINE} octets)`);
+    expect(await wire.send(`USER ${'x'.repeat(MAX_LINE)}`)).toBe(TOO_LONG);
     for (let i = 0; i < 16; i++) wire.write('y'.repeat(64 * 1024));
-    expect(await wire.send('')).toBe(`-ERR Line too long (at most ${MAX_LINE} octets)`);
+    expect(await wire.send('')).toBe(TOO_LONG);
     // the longest line allowed still works: a PASS with a long password is refused for the password, not the length
     expect(await wire.send(`USER ${USER}`)).toBe('+OK Send PASS');
     expect(await wire.send(`PASS ${'p'.repeat(MAX_LINE - 7)}`)).toBe('-ERR [AUTH] Invalid credentials');
     await wire.login(USER, PASSWORD);
     expect(await wire.send('STAT')).toMatch(/^\+OK 2 \d+$/);
     wire.close();
+  });
+
+  it(`keeps command lines within ${MAX_COMMAND} octets with their CRLF (RFC 2449 §4); USER, PASS and AUTH lines and SASL responses may be longer`, async () => {
+    const wire = await connect();
+    // 253 octets and CRLF: the limit itself is a command; one more octet is not
+    expect(await wire.send('X'.repeat(MAX_COMMAND - 2))).toBe('-ERR Unknown command');
+    expect(await wire.send('X'.repeat(MAX_COMMAND - 1))).toBe(COMMAND_TOO_LONG);
+    expect(await wire.send(`CAPA ${' '.repeat(300)}`)).toBe(COMMAND_TOO_LONG);
+    expect((await wire.multi('CAPA')).status).toBe('+OK Capability list follows');
+    // the longest password the policy allows, three ways: PASS (288 octets), AUTH PLAIN with it as initial response
+    // (412 octets, longer than RFC 5034 §4 lets a client send) and as the response to "+ " (398 octets, no limit there)
+    const pass = `PASS ${LONG_PASSWORD}`;
+    expect(Buffer.byteLength(pass) + 2).toBeGreaterThan(MAX_COMMAND);
+    expect(await wire.send('USER lang@firma.de')).toBe('+OK Send PASS');
+    expect(await wire.send(pass)).toBe('+OK Logged in, 0 messages (0 octets)');
+    expect(await wire.send('QUIT')).toBe('+OK Postfach POP3 signing off (0 messages left)');
+    const initial = await connect();
+    expect(await initial.send(`AUTH PLAIN ${plain('lang@firma.de', LONG_PASSWORD)}`)).toBe('+OK Logged in, 0 messages (0 octets)');
+    expect(await initial.send('QUIT')).toMatch(/^\+OK/);
+    const challenged = await connect();
+    expect(await challenged.send('AUTH PLAIN')).toBe('+ ');
+    expect(await challenged.send(plain('lang@firma.de', LONG_PASSWORD))).toBe('+OK Logged in, 0 messages (0 octets)');
+    // logged in, the limit still holds for commands
+    expect(await challenged.send(`LIST ${'0'.repeat(MAX_COMMAND)}1`)).toBe(COMMAND_TOO_LONG);
+    expect(await challenged.send('QUIT')).toMatch(/^\+OK/);
   });
 });
 
@@ -73,13 +105,16 @@ describe('commands', () => {
     expect(await wire.send('RETR')).toBe('-ERR RETR takes one message number');
     expect(await wire.send('RETR eins')).toBe('-ERR Expected a message number');
     expect(await wire.send('RETR 0')).toBe('-ERR No message 0');
-    expect(await wire.send('RETR 99999999999')).toBe('-ERR Expected a message number');
+    expect(await wire.send('RETR 99999999999')).toBe('-ERR No message 99999999999');
     expect(await wire.send('LIST 1 2')).toBe('-ERR LIST takes at most one message number');
     expect(await wire.send('DELE -1')).toBe('-ERR Expected a message number');
     expect(await wire.send('TOP 1 x')).toBe('-ERR The number of lines must be a non-negative integer');
     expect(await wire.send('STAT 1')).toBe('-ERR STAT takes no arguments');
     expect(await wire.send(`USER ${USER}`)).toBe('-ERR USER is not valid in this state');
     expect(await wire.send('STLS')).toBe('-ERR STLS is not valid in this state');
+    expect(await wire.send('AUTH PLAIN')).toBe('-ERR AUTH is not valid in this state');
+    // eleven bad commands in a row: a logged-in session is not cut off (the limit guards the port before login)
+    expect(await wire.send('QUIT now')).toBe('-ERR QUIT takes no arguments');
     expect(await wire.send('NOOP')).toBe('+OK Still here');
     expect(await wire.send('QUIT')).toBe('+OK Postfach POP3 signing off (2 messages left)');
     await wire.closedByServer();
@@ -103,6 +138,110 @@ describe('commands', () => {
     expect(await wire.readLine()).toBe('+OK Postfach POP3 signing off (2 messages left)');
     await wire.closedByServer();
   });
+
+  it('answers a burst of 300 commands in one write in order, an AUTH PLAIN exchange among them, past the read-ahead limit', async () => {
+    const wire = await connect();
+    const size = Buffer.byteLength(textMail('Eins'));
+    const rounds = 70;
+    const round = ['NOOP', 'LIST 1', 'BOGUS', 'TOP 1 0'];
+    wire.write(['AUTH PLAIN', plain('schwall@firma.de', PASSWORD), 'STAT', ...Array.from({ length: rounds }, () => round).flat(), 'UIDL', 'CAPA', 'QUIT', ''].join('\r\n'));
+    expect(await wire.readLine()).toBe('+ ');
+    expect(await wire.readLine()).toMatch(/^\+OK Logged in, 2 messages/);
+    expect(await wire.readLine()).toMatch(/^\+OK 2 \d+$/);
+    const header = textMail('Eins').split('\r\n\r\n')[0].split('\r\n');
+    for (let i = 0; i < rounds; i++) {
+      expect(await wire.readLine()).toBe('+OK Still here');
+      expect(await wire.readLine()).toBe(`+OK 1 ${size}`);
+      expect(await wire.readLine()).toBe('-ERR Unknown command');
+      expect(await wire.readMulti()).toEqual({ status: '+OK Top of message follows', lines: [...header, ''] });
+    }
+    expect((await wire.readMulti()).lines).toHaveLength(2);
+    expect((await wire.readMulti()).lines).toContain('PIPELINING');
+    expect(await wire.readLine()).toBe('+OK Postfach POP3 signing off (2 messages left)');
+    await wire.closedByServer();
+  });
+});
+
+describe('half-closed connections', () => {
+  /** Sends `text`, shuts down the sending side (TCP FIN) and returns every line the server wrote until it closed. */
+  async function sendAndHalfClose(text: string): Promise<string[]> {
+    const socket = net.connect(server.ports.pop3!, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.end(text);
+    await new Promise((resolve) => socket.once('close', resolve));
+    return received.split('\r\n').slice(0, -1);
+  }
+
+  it('answers every command sent before the client shut down its side, QUIT included; without QUIT nothing is deleted', async () => {
+    const size = Buffer.byteLength(textMail('Zwei'));
+    const withoutQuit = await sendAndHalfClose(`USER halb@firma.de\r\nPASS ${PASSWORD}\r\nDELE 1\r\nLIST 2\r\n`);
+    expect(withoutQuit).toEqual(['+OK Postfach POP3 ready', '+OK Send PASS', expect.stringMatching(/^\+OK Logged in, 2 messages/), '+OK Message 1 deleted', `+OK 2 ${size}`]);
+    const inbox = async () => (await listMessages(server.app.services.db, await accountId(server, 'halb@firma.de'), 'INBOX')).map((m) => m.subject);
+    expect(await inbox()).toEqual(['Eins', 'Zwei']);
+    const withQuit = await sendAndHalfClose(`USER halb@firma.de\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`);
+    expect(withQuit.slice(3)).toEqual(['+OK Message 1 deleted', '+OK Postfach POP3 signing off (1 messages left)']);
+    expect(await inbox()).toEqual(['Zwei']);
+  });
+});
+
+describe('message numbers and arguments', () => {
+  it('reads message numbers as RFC 1939 numbers (1*DIGIT: leading zeros, any length); a deleted or missing one gets -ERR; TOP takes any line count', async () => {
+    const wire = await connect();
+    await wire.login('argumente@firma.de', PASSWORD);
+    const sizes = ['Eins', 'Zwei'].map((s) => Buffer.byteLength(textMail(s)));
+    const uidl = (await wire.multi('UIDL')).lines;
+    expect(uidl).toHaveLength(2);
+    expect(await wire.send('LIST 001')).toBe(`+OK 1 ${sizes[0]}`);
+    expect(await wire.send('UIDL 0002')).toBe(`+OK ${uidl[1]}`);
+    expect(await wire.send('LIST 0')).toBe('-ERR No message 0');
+    expect(await wire.send('LIST 3')).toBe('-ERR No message 3');
+    expect(await wire.send('UIDL 99999999999999999999')).toBe('-ERR No message 99999999999999999999');
+    expect(await wire.send('DELE 4294967297')).toBe('-ERR No message 4294967297');
+    expect((await wire.multi('RETR 00000000001')).status).toBe(`+OK ${sizes[0]} octets`);
+    // fetchmail reads with "TOP n 99999999" to leave a message unseen; a count past 32 bits means the whole message too
+    const whole = await wire.multi('TOP 1 99999999999');
+    expect(whole.status).toBe('+OK Top of message follows');
+    expect(whole.lines.join('\r\n') + '\r\n').toBe(textMail('Eins'));
+    const header = await wire.multi('TOP 01 000');
+    expect(header.lines.join('\r\n') + '\r\n').toBe(textMail('Eins').replace(/(?<=\r\n\r\n)[^]*$/, ''));
+    expect(await wire.send('DELE 2')).toBe('+OK Message 2 deleted');
+    for (const command of ['LIST 2', 'UIDL 2', 'RETR 2', 'TOP 2 0', 'DELE 02']) expect(await wire.send(command)).toBe('-ERR Message 2 is deleted');
+    expect(await wire.send('STAT')).toBe(`+OK 1 ${sizes[0]}`);
+    expect(await wire.multi('LIST')).toEqual({ status: `+OK 1 messages (${sizes[0]} octets)`, lines: [`1 ${sizes[0]}`] });
+    expect((await wire.multi('UIDL')).lines).toEqual([uidl[0]]);
+    const malformed: Array<[string, string]> = [
+      ['LIST -1', '-ERR Expected a message number'],
+      ['LIST +1', '-ERR Expected a message number'],
+      ['UIDL 1.0', '-ERR Expected a message number'],
+      ['RETR 0x1', '-ERR Expected a message number'],
+      ['LIST 1 2', '-ERR LIST takes at most one message number'],
+      ['UIDL  1', '-ERR UIDL takes at most one message number'],
+      ['RETR 1 2', '-ERR RETR takes one message number'],
+      ['DELE', '-ERR DELE takes one message number'],
+      ['TOP 1', '-ERR TOP takes a message number and a number of lines'],
+      ['TOP 1 -1', '-ERR The number of lines must be a non-negative integer'],
+      ['TOP 1 1 1', '-ERR TOP takes a message number and a number of lines'],
+      ['RSET all', '-ERR RSET takes no arguments'],
+      ['CAPA 1', '-ERR CAPA takes no arguments']
+    ];
+    for (const [command, reply] of malformed) expect(await wire.send(command), command).toBe(reply);
+    expect(await wire.send('QUIT')).toBe('+OK Postfach POP3 signing off (1 messages left)');
+    await wire.closedByServer();
+    const stored = await listMessages(server.app.services.db, await accountId(server, 'argumente@firma.de'), 'INBOX');
+    expect(stored.map((m) => m.subject)).toEqual(['Eins']);
+  });
+
+  it('QUIT in the AUTHORIZATION state signs off and closes; with an argument it is refused; STLS takes no argument either', async () => {
+    const wire = await connect();
+    expect(await wire.send('STLS now')).toBe('-ERR STLS takes no arguments');
+    expect(await wire.send('QUIT please')).toBe('-ERR QUIT takes no arguments');
+    expect(await wire.send(`USER ${USER}`)).toBe('+OK Send PASS');
+    expect(await wire.send('QUIT')).toBe('+OK Postfach POP3 signing off');
+    await wire.closedByServer();
+  });
 });
 
 describe('SASL', () => {
@@ -118,6 +257,18 @@ describe('SASL', () => {
     expect(await wire.send('AUTH LOGIN')).toBe(`+ ${Buffer.from('Username:').toString('base64')}`);
     expect(await wire.send(Buffer.from('sasl@firma.de').toString('base64'))).toBe(`+ ${Buffer.from('Password:').toString('base64')}`);
     expect(await wire.send(Buffer.from(PASSWORD).toString('base64'))).toMatch(/^\+OK Logged in, 2 messages/);
+    wire.close();
+  });
+
+  it('answers a SASL response past the line limit "Line too long", not [AUTH]: it was never checked as credentials', async () => {
+    const wire = await connect();
+    expect(await wire.send('AUTH PLAIN')).toBe('+ ');
+    expect(await wire.send('A'.repeat(MAX_LINE))).toBe(TOO_LONG);
+    expect(await wire.send('AUTH LOGIN')).toMatch(/^\+ /);
+    expect(await wire.send('A'.repeat(MAX_LINE))).toBe(TOO_LONG);
+    // the exchange is over: the next line is a command again
+    expect(await wire.send('NOOP')).toBe('-ERR NOOP is not valid in this state');
+    expect(await wire.send(`AUTH PLAIN ${plain('sasl@firma.de', PASSWORD)}`)).toMatch(/^\+OK Logged in, 2 messages/);
     wire.close();
   });
 
@@ -190,6 +341,8 @@ describe('limits', () => {
   });
 
   it('closes a silent session after pop3.idleTimeout without a response and without applying its DELE marks', async () => {
+    // RFC 1939 §3: at least 10 minutes unless the operator configures less (this server: 1 s)
+    expect(settingsByKey.get('pop3.idleTimeout')?.default).toBe(600);
     await storeMail(server, 'leerlauf@firma.de', textMail('Bleibt'));
     const wire = await connect();
     await wire.login('leerlauf@firma.de', PASSWORD);

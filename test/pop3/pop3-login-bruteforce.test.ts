@@ -115,7 +115,7 @@ describe('plaintext policy (pop3.plaintextLogin)', () => {
       const wire = await Pop3Wire.connect(strict.ports.pop3!);
       open.push(wire);
       expect((await wire.multi('CAPA')).lines).toEqual(['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Postfach', 'STLS']);
-      const refusal = '-ERR Plaintext login is disabled: use STLS (or the POP3S port) first';
+      const refusal = '-ERR [AUTH] Plaintext login is disabled: use STLS (or the POP3S port) first';
       expect(await wire.send('USER info@firma.de')).toBe(refusal);
       expect(await wire.send(`AUTH PLAIN ${plain('info@firma.de', PASSWORD)}`)).toBe(refusal);
       expect(await wire.send('AUTH')).toBe(refusal);

@@ -20,7 +20,10 @@ const MESSAGES = {
   // bare LF, as IMAP APPEND or an import may store it: sent (and counted) as CRLF
   bareLf: 'Subject: Unix\n\nZeile eins\nZeile zwei\n',
   // no line ending at the end: POP3 ends the last line before the "." line, and counts that CRLF
-  unterminated: 'Subject: Offen\r\n\r\nohne Zeilenende'
+  unterminated: 'Subject: Offen\r\n\r\nohne Zeilenende',
+  // bare CR (old Mac), CR CR LF and a dot after a bare LF: each line ending becomes one CRLF (poplib counts the octets
+  // it reads per line, endings included, so a bare CR or LF on the wire would show as a wrong count)
+  mixed: 'Subject: Gemischt\r\rZeile mit CR\rZeile mit CR CR LF\r\r\nZeile mit LF\n.Punkt\r\n'
 };
 
 /** The message as lines ended by CRLF: an independent statement of what RETR must send. */
@@ -103,9 +106,9 @@ M.quit()
     expect(result.after).toEqual(extensions);
   });
 
-  it('STAT, LIST and UIDL count exactly what RETR sends: CRLF, bare LF, dot-started lines, an unterminated last line, 700 KB', async () => {
+  it('STAT, LIST and UIDL count exactly what RETR sends: CRLF, bare LF, bare CR, dot-started lines, an unterminated last line, 700 KB', async () => {
     const large = largeMessage();
-    const raws = [MESSAGES.crlf, MESSAGES.dots, MESSAGES.bareLf, MESSAGES.unterminated, large];
+    const raws = [MESSAGES.crlf, MESSAGES.dots, MESSAGES.bareLf, MESSAGES.unterminated, MESSAGES.mixed, large];
     for (const raw of raws) await storeMail(server, 'info@firma.de', raw);
     const result = await python('info@firma.de', String.raw`
 M = login(USER)
@@ -123,8 +126,8 @@ out(stat=stat, listing=[text(listing[0]), [text(l) for l in listing[1]]], uidl=[
     const wire = raws.map(wireForm);
     const sizes = wire.map((w) => Buffer.byteLength(w));
     const total = sizes.reduce((a, b) => a + b, 0);
-    expect(result.stat).toEqual([5, total]);
-    expect(result.listing).toEqual([`+OK 5 messages (${total} octets)`, sizes.map((size, i) => `${i + 1} ${size}`)]);
+    expect(result.stat).toEqual([6, total]);
+    expect(result.listing).toEqual([`+OK 6 messages (${total} octets)`, sizes.map((size, i) => `${i + 1} ${size}`)]);
     const messages = await inbox('info@firma.de');
     const { uidvalidity } = await server.app.services.db.selectFrom('mailboxes').select('uidvalidity').where('id', '=', messages[0].mailbox_id).executeTakeFirstOrThrow();
     expect(result.uidl).toEqual(messages.map((m, i) => `${i + 1} ${uidvalidity}.${m.uid}`));
@@ -136,19 +139,20 @@ out(stat=stat, listing=[text(listing[0]), [text(l) for l in listing[1]]], uidl=[
     expect(result.single).toEqual([`+OK 2 ${sizes[1]}`, `+OK 5 ${uidvalidity}.${messages[4].uid}`]);
   });
 
-  it('TOP n sends the header, the blank line and n body lines, and leaves \\Seen alone', async () => {
+  it('TOP n sends the header, the blank line and n body lines (the whole message for any larger n), and leaves \\Seen alone', async () => {
     await storeMail(server, 'top@firma.de', 'Subject: Oben\r\nFrom: a@b.test\r\n\r\neins\r\n.zwei\r\ndrei\r\nvier\r\n');
     await storeMail(server, 'top@firma.de', 'Subject: Nur Kopf\r\nFrom: a@b.test\r\n');
     const result = await python('top@firma.de', String.raw`
 M = login(USER)
-tops = [message(M.top(1, n)[1]) for n in (0, 2, 10)]
+tops = [message(M.top(1, n)[1]) for n in (0, 2, 10, 99999999999)]
 headers_only = message(M.top(2, 5)[1])
 bad = [attempt(lambda: M._shortcmd('TOP 1')), attempt(lambda: M._shortcmd('TOP 1 -1')), attempt(lambda: M._shortcmd('TOP 9 1'))]
 M.quit()
 out(tops=tops, headers_only=headers_only, bad=bad)
 `);
     const head = 'Subject: Oben\r\nFrom: a@b.test\r\n\r\n';
-    expect(result.tops).toEqual([head, `${head}eins\r\n.zwei\r\n`, `${head}eins\r\n.zwei\r\ndrei\r\nvier\r\n`]);
+    const whole = `${head}eins\r\n.zwei\r\ndrei\r\nvier\r\n`;
+    expect(result.tops).toEqual([head, `${head}eins\r\n.zwei\r\n`, whole, whole]);
     expect(result.headers_only).toBe('Subject: Nur Kopf\r\nFrom: a@b.test\r\n');
     expect(result.bad).toEqual(['error: -ERR TOP takes a message number and a number of lines', 'error: -ERR The number of lines must be a non-negative integer', 'error: -ERR No message 9']);
     expect((await inbox('top@firma.de')).map((m) => m.flags)).toEqual(['', '']);
@@ -205,20 +209,22 @@ out(first_uidl=first_uidl, marked=marked, after_rset=after_rset, after_drop=afte
     expect(expunged.map((e) => e.uid)).toEqual([2, 3]);
   });
 
-  it('logs in over POP3S and after STLS; CAPA after STLS no longer offers STLS', async () => {
+  it('logs in over POP3S and after STLS; CAPA after STLS no longer offers STLS, and STLS inside TLS is refused', async () => {
     await storeMail(server, 'tls@firma.de', textMail('Sicher'));
     const result = await python('tls@firma.de', String.raw`
 S = poplib.POP3_SSL(HOST, PORT_TLS, context=UNVERIFIED)
+stls_on_pop3s = attempt(lambda: S._shortcmd('STLS'))   # poplib's own stls() would refuse this itself
 S.user(USER)
 implicit = [text(S.pass_(PASSWORD)), S.sock.version(), S.stat()]
 S.quit()
 P = poplib.POP3(HOST, PORT)
 stls = text(P.stls(context=UNVERIFIED))
 caps = P.capa()
+stls_twice = attempt(lambda: P._shortcmd('STLS'))
 P.user(USER)
 upgraded = [text(P.pass_(PASSWORD)), P.sock.version(), message(P.retr(1)[1])]
 P.quit()
-out(implicit=implicit, stls=stls, caps=sorted(caps), upgraded=upgraded)
+out(implicit=implicit, stls=stls, caps=sorted(caps), upgraded=upgraded, refused=[stls_on_pop3s, stls_twice])
 `);
     expect(result.implicit[0]).toMatch(/^\+OK Logged in, 1 messages \(\d+ octets\)$/);
     expect(result.implicit[1]).toMatch(/^TLSv1\.[23]$/);
@@ -227,6 +233,7 @@ out(implicit=implicit, stls=stls, caps=sorted(caps), upgraded=upgraded)
     expect(result.caps).toContain('USER');
     expect(result.upgraded[1]).toMatch(/^TLSv1\.[23]$/);
     expect(result.upgraded[2]).toBe(wireForm(textMail('Sicher')));
+    expect(result.refused).toEqual(['error: -ERR Already using TLS', 'error: -ERR Already using TLS']);
   });
 
   it('refuses a wrong password with [AUTH], an inactive account with [AUTH], and a second session on a locked maildrop with [IN-USE]', async () => {

@@ -1,6 +1,7 @@
 // POP3 sessions among the rest of the server: the admin API ends them when it deactivates an account or resets its
 // password (nothing DELE'd is applied), IMAP sessions see what QUIT did, a message expunged over IMAP is refused by
-// RETR instead of sent half, and the client settings list POP3 once it listens.
+// RETR instead of sent half, mail arriving or expunged during a session never makes QUIT delete the wrong message
+// (the maildrop is a snapshot, RFC 1939 §8), and the client settings list POP3 once it listens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMessages } from '../../server/store/messages.js';
 import { adminClients, type AdminClient } from '../helpers/admin-api.js';
@@ -26,7 +27,7 @@ async function subjects(address: string): Promise<string[]> {
 
 beforeAll(async () => {
   server = await startServer({ overrides: { 'pop3.port': 0, 'pop3s.port': 0, 'imap.port': 0, 'http.port': 0 } });
-  await provision(server, 'firma.de', ['info', 'kasse', 'empfang', 'lager', 'alt']);
+  await provision(server, 'firma.de', ['info', 'kasse', 'empfang', 'lager', 'alt', 'neu', 'mitte']);
   for (const address of ['info@firma.de', 'kasse@firma.de', 'empfang@firma.de', 'lager@firma.de']) {
     await storeMail(server, address, textMail('Eins'));
     await storeMail(server, address, textMail('Zwei'));
@@ -111,6 +112,57 @@ describe('POP3 and IMAP on one mailbox', () => {
     expect(await pop3.send('DELE 1')).toBe('+OK Message 1 deleted');
     expect(await pop3.send('QUIT')).toBe('+OK Postfach POP3 signing off (1 messages left)');
     expect(await subjects('lager@firma.de')).toEqual(['Zwei']);
+  });
+});
+
+describe('the maildrop is a snapshot of the INBOX at login (RFC 1939 §8)', () => {
+  /** RFC 1939 §7: 1 to 70 characters from 0x21 to 0x7E, unique in the maildrop. */
+  const wellFormed = (lines: string[]) => {
+    const ids = lines.map((line) => line.split(' ')[1]);
+    for (const id of ids) expect(id).toMatch(/^[\x21-\x7e]{1,70}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    return ids;
+  };
+
+  it('mail arriving during a session stays out of it until the next login; QUIT deletes exactly the marked message', async () => {
+    await storeMail(server, 'neu@firma.de', textMail('Eins'));
+    await storeMail(server, 'neu@firma.de', textMail('Zwei'));
+    const pop3 = await pop3Login('neu@firma.de');
+    const stat = await pop3.send('STAT');
+    const ids = wellFormed((await pop3.multi('UIDL')).lines);
+    await storeMail(server, 'neu@firma.de', textMail('Drei'));
+    expect(await subjects('neu@firma.de')).toEqual(['Eins', 'Zwei', 'Drei']);
+    expect(await pop3.send('STAT')).toBe(stat);
+    expect(await pop3.send('LIST 3')).toBe('-ERR No message 3');
+    expect((await pop3.multi('UIDL')).lines).toEqual([`1 ${ids[0]}`, `2 ${ids[1]}`]);
+    expect(await pop3.send('DELE 1')).toBe('+OK Message 1 deleted');
+    expect(await pop3.send('QUIT')).toBe('+OK Postfach POP3 signing off (1 messages left)');
+    expect(await subjects('neu@firma.de')).toEqual(['Zwei', 'Drei']);
+    // the next session sees the new message; the survivor keeps its id under its new number
+    const next = await pop3Login('neu@firma.de');
+    const after = wellFormed((await next.multi('UIDL')).lines);
+    expect(after[0]).toBe(ids[1]);
+    expect(ids).not.toContain(after[1]);
+    expect((await next.multi('RETR 2')).lines.join('\r\n') + '\r\n').toBe(textMail('Drei'));
+    expect(await next.send('QUIT')).toMatch(/^\+OK/);
+  });
+
+  it('a message expunged over IMAP during a session does not shift the numbers: DELE 2 removes the second message, not the third', async () => {
+    for (const subject of ['Eins', 'Zwei', 'Drei']) await storeMail(server, 'mitte@firma.de', textMail(subject));
+    const pop3 = await pop3Login('mitte@firma.de');
+    const imap = await ImapWire.connect(server.ports.imap!);
+    open.push(imap);
+    await imap.command('a', `LOGIN mitte@firma.de ${PASSWORD}`);
+    await imap.command('b', 'SELECT INBOX');
+    await imap.command('c', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+    expect((await imap.command('d', 'EXPUNGE')).lines).toContain('* 1 EXPUNGE');
+    // numbers are those of the login: 2 is still "Zwei", 3 still "Drei"
+    expect((await pop3.multi('RETR 3')).lines.join('\r\n') + '\r\n').toBe(textMail('Drei'));
+    expect(await pop3.send('DELE 2')).toBe('+OK Message 2 deleted');
+    expect(await pop3.send('QUIT')).toBe('+OK Postfach POP3 signing off (2 messages left)');
+    expect(await subjects('mitte@firma.de')).toEqual(['Drei']);
+    const [drei] = await listMessages(server.app.services.db, await accountId(server, 'mitte@firma.de'), 'INBOX');
+    expect(drei.flags).toBe('\\Seen');
   });
 });
 

@@ -1,5 +1,6 @@
-// AUTH (RFC 5034): PLAIN (RFC 4616) and LOGIN with an optional initial response; without arguments the mechanism
-// list of RFC 1734, which Outlook and older fetchmail versions ask for.
+// AUTH (RFC 5034): PLAIN (RFC 4616) and LOGIN with an optional initial response. RFC 5034 §4 requires a mechanism;
+// a bare AUTH, which never became a standard, still answers the mechanism list that old Thunderbird and K-9 versions
+// asked for with it before CAPA existed.
 import { LoginMechanism, parseClientResponse, parseInitialResponse, parsePlain, type ClientResponse } from '../../auth/sasl.js';
 import { malformed, Pop3Error, refuse } from '../errors.js';
 import type { CommandSpec, Pop3Session } from '../session.js';

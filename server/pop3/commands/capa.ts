@@ -1,5 +1,6 @@
 // CAPA (RFC 2449 §5): what this server offers in the session's current state.
 import type { CommandSpec, Pop3Session } from '../session.js';
+import { noArguments } from './list.js';
 
 /** RFC 2449 §6; USER and SASL only where a login may be sent (pop3.plaintextLogin), STLS only before TLS. */
 export function capabilities(session: Pop3Session): string[] {
@@ -15,7 +16,8 @@ export const SASL_MECHANISMS = ['PLAIN', 'LOGIN'];
 
 export const capa: CommandSpec = {
   states: ['authorization', 'transaction'],
-  async handler(session) {
+  async handler(session, command) {
+    noArguments(command);
     session.writeList('Capability list follows', capabilities(session));
   }
 };

@@ -5,11 +5,11 @@ import { malformed, Pop3Error } from '../errors.js';
 import type { CommandSpec, Pop3Session } from '../session.js';
 
 /**
- * RFC 2595 §2.2 / pop3.plaintextLogin: no password in clear unless the configuration allows it here. No [AUTH] code:
- * RFC 3206 §4 reserves it for wrong credentials, and a client seeing it would ask the user for the password again.
+ * RFC 2595 §2.2 / pop3.plaintextLogin: no password in clear unless the configuration allows it here. RFC 3206 §5 counts
+ * "an attempt to authenticate in violation of policy" among the [AUTH] failures (Dovecot answers the same way).
  */
 export function requireLoginAllowed(session: Pop3Session): void {
-  if (!session.loginAllowed) throw new Pop3Error(null, 'Plaintext login is disabled: use STLS (or the POP3S port) first');
+  if (!session.loginAllowed) throw new Pop3Error('AUTH', 'Plaintext login is disabled: use STLS (or the POP3S port) first');
 }
 
 export async function completeLogin(session: Pop3Session, username: string, password: string): Promise<string> {

@@ -2,6 +2,7 @@
 // transaction, tells IMAP sessions through the notifier, answers, closes the connection, then unlinks freed files.
 import { commitMaildrop } from '../../store/maildrop.js';
 import type { CommandSpec, Pop3Session } from '../session.js';
+import { noArguments } from './list.js';
 
 /** The UPDATE state: the line QUIT ends with, and the message files the commit freed. */
 async function update(session: Pop3Session): Promise<{ reply: string; freed: string[] }> {
@@ -27,7 +28,8 @@ async function update(session: Pop3Session): Promise<{ reply: string; freed: str
 
 export const quit: CommandSpec = {
   states: ['authorization', 'transaction'],
-  async handler(session) {
+  async handler(session, command) {
+    noArguments(command);
     let outcome = { reply: '+OK Postfach POP3 signing off', freed: [] as string[] };
     if (session.state === 'transaction') {
       session.state = 'update';
