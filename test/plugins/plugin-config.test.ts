@@ -174,10 +174,12 @@ describe('postfach serve', () => {
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (!stdout.includes('Manage domains') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    // started (a SIGTERM before that would end it the default way, without the graceful stop)
+    expect(stdout).toContain('Manage domains');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stdout).toContain('  Plugins        limits, example\n');
-  });
+  }, 90_000);
 });
