@@ -1,12 +1,12 @@
 // Greylisting (plugin `greylist`, opt-in): the first message of an unknown (client network, sender, recipient)
 // triplet is refused with 451 at RCPT; a real MTA retries after the delay and passes, spam cannons rarely do.
 // Allow-lists and the known-sender rule keep mail people expect (login codes) from being delayed: see README.md.
+import { domainOf } from '../../server/directory/address.js';
 import { checkSpf } from '../../server/mailauth/spf.js';
 import { AddressList, definePlugin, results } from '../../server/plugins/index.js';
 import { expire, knowsDomain, networkOf, observe, passedTriplet, rememberDomain, type Timing } from './store.js';
 
 const HOUR_MS = 3600_000;
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 /** `sub.bank.example` is covered by an entry `bank.example` */
 const coveredBy = (domain: string, entries: readonly string[]) => entries.some((e) => domain === e || domain.endsWith(`.${e}`));
 

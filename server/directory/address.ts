@@ -22,6 +22,11 @@ export function unicodeDomain(ascii: string): string {
 }
 
 /** Unicode form of a stored address, for display. */
+/** Domain part of an address, lower-case (the queue groups by it, MX lookups and DKIM keys use it). */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
 export function displayAddress(address: string): string {
   const at = address.lastIndexOf('@');
   return at < 0 ? address : address.slice(0, at + 1) + unicodeDomain(address.slice(at + 1));

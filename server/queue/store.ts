@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, QueueEntry, QueueRecipient } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
+import { domainOf } from '../directory/address.js';
 import { addBlobReferences, dropBlobReferences } from '../store/messages.js';
 
 export type QueueOrigin = QueueEntry['origin'];
@@ -19,16 +20,11 @@ export interface OutboundMessage {
   recipients: string[];
 }
 
-/** Domain part of an address, lower-case (the queue groups by it; MX lookups use it). */
-export function recipientDomain(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-}
-
 /** Adds a message to the queue inside the caller's transaction: one entry per recipient domain. */
 export async function enqueue(tx: Tx, message: OutboundMessage, now: number, maxAgeMs: number): Promise<number[]> {
   const byDomain = new Map<string, string[]>();
   for (const recipient of new Set(message.recipients)) {
-    const domain = recipientDomain(recipient);
+    const domain = domainOf(recipient);
     byDomain.set(domain, [...(byDomain.get(domain) ?? []), recipient]);
   }
   if (!byDomain.size) return [];

@@ -4,7 +4,7 @@ import type { Services } from '../services.js';
 import { verifyMessage, type Verification } from '../mailauth/verify.js';
 import type { StoredMessage } from '../store/messages.js';
 import { signingKeyFor } from '../mailauth/sign.js';
-import { recipientDomain } from '../queue/store.js';
+import { domainOf } from '../directory/address.js';
 import { commitMessage, forwardsByOrigin, localTargets, type AcceptedVerdict } from './commit.js';
 import type { BlobSource } from '../store/blobs.js';
 import { headerEnd, isForgedAuthResults, receivedHeader, removeHeaderFields, type ReceivedInfo } from './headers.js';
@@ -64,7 +64,7 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
   const original = spool.file ? await spool.read() : spool.head;
   const forwards = forwardsByOrigin(envelope.verdicts);
   // RFC 8617 §5.1: an intermediary that passes a message on seals what it saw, with the forwarding domain's key
-  const sealer = forwards.size ? await signingKeyFor(db, recipientDomain([...forwards.keys()][0])) : null;
+  const sealer = forwards.size ? await signingKeyFor(db, domainOf([...forwards.keys()][0])) : null;
   const verification = await verifyMessage(resolver, {
     message: original,
     ip: envelope.received.ip,
@@ -94,7 +94,7 @@ export async function deliverInbound(services: Services, envelope: InboundEnvelo
     local: localTargets(envelope.verdicts, junk ? '\\Junk' : null),
     outbound: [...forwards].map(([forwardedFor, destinations]) => ({
       // SRS: the destination's SPF check then looks at the forwarding domain, which lists this server
-      sender: envelope.sender ? srs.forward(envelope.sender, recipientDomain(forwardedFor)) : '',
+      sender: envelope.sender ? srs.forward(envelope.sender, domainOf(forwardedFor)) : '',
       returnPath: envelope.sender,
       origin: 'forward' as const,
       forwardedFor,

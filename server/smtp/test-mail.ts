@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { encode as encodeQp, wrap as wrapQp } from 'nodemailer/lib/qp/index.js';
 import type { Account } from '../db/schema.js';
+import { domainOf } from '../directory/address.js';
 import { dkimSignature, signingKeyFor } from '../mailauth/sign.js';
 import type { Services } from '../services.js';
 import { rfc5322Date } from './headers.js';
@@ -44,7 +45,7 @@ export function loopbackFor(bind: string): string {
 }
 
 function compose(account: Account, hostname: string, messageId: string, sentBy: string, now: Date): Buffer {
-  const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
+  const domain = domainOf(account.address);
   const text = [
     `Diese Testnachricht hat ${sentBy} in der Postfach-Verwaltung an ${account.address} geschickt.`,
     'Wenn Sie sie in Ihrem Mailprogramm sehen, kommt Post für dieses Postfach an.',
@@ -79,7 +80,7 @@ export async function sendTestMail(services: Services, mx: MxAddress, account: A
   const messageId = testMessageId(id, config.hostname);
   const now = new Date();
   let message = compose(account, config.hostname, messageId, sentBy, now);
-  const key = await signingKeyFor(db, account.address.slice(account.address.lastIndexOf('@') + 1));
+  const key = await signingKeyFor(db, domainOf(account.address));
   if (key) message = Buffer.concat([Buffer.from(await dkimSignature(message, key), 'latin1'), message]);
   // loopback to this process: no TLS needed, and the MX's certificate need not match a loopback name
   const transport = nodemailer.createTransport({ host: mx.host, port: mx.port, secure: false, ignoreTLS: true, name: config.hostname, logger: false, connectionTimeout: 10_000 });
