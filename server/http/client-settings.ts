@@ -43,9 +43,9 @@ export type PublicPorts = Record<ClientListener, { publicPort: number }>;
  * The client-facing endpoints among bound listeners, implicit TLS first (RFC 8314 §3), each with the port clients
  * reach it at: its publicPort where a port mapping moves it, else the bound one.
  */
-export function endpointsOf(listening: Record<string, number | undefined>, config?: PublicPorts): ClientEndpoint[] {
+export function endpointsOf(listening: Record<string, number | undefined>, config: PublicPorts): ClientEndpoint[] {
   return (Object.entries(LISTENER_ENDPOINTS) as Array<[ClientListener, Omit<ClientEndpoint, 'port'>]>).flatMap(([name, endpoint]) =>
-    listening[name] === undefined ? [] : [{ ...endpoint, port: config?.[name].publicPort || listening[name]! }]
+    listening[name] === undefined ? [] : [{ ...endpoint, port: config[name].publicPort || listening[name]! }]
   );
 }
 
