@@ -4,10 +4,7 @@
 () => {
   const problems = [];
   const doc = document;
-  const visible = (el) => {
-    const html = el;
-    return !html.closest('[hidden]') && html.getClientRects().length > 0 && getComputedStyle(html).visibility !== 'hidden';
-  };
+  const visible = (el) => !el.closest('[hidden]') && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
   const describe = (el) => `<${el.tagName.toLowerCase()}${el.id ? ` id="${el.id}"` : ''}${el.getAttribute('name') ? ` name="${el.getAttribute('name')}"` : ''}>${(el.textContent ?? '').trim().slice(0, 40)}`;
   const referenced = (ids) => (ids ?? '').split(/\s+/).filter(Boolean).map((id) => doc.getElementById(id));
   const nameOf = (el) => {
